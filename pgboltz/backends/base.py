@@ -1,0 +1,102 @@
+"""The backend interface: every array operation in pgboltz goes through one of these.
+
+A backend bundles
+
+* ``xp`` -- the array namespace (``numpy`` or ``cupy``),
+* ``dtype`` -- float32 or float64 for states, fields and parameters,
+* seeded random *streams*: the chains (axis 0) are cut into a fixed number of
+  contiguous row chunks and chunk ``k`` always draws from stream ``k``. The cut
+  depends only on the number of chains and the number of streams, never on how
+  many threads run them, so the same seed on the same backend gives the same
+  result everywhere.
+
+``map_rows(fn, n_rows)`` runs ``fn(k, rows)`` for every chunk; the NumPy backend
+spreads the chunks over a thread pool (NumPy's ufuncs and generators release the
+GIL), the CuPy backend runs one chunk covering all rows on the device.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def resolve_dtype(dtype) -> np.dtype:
+    """np.dtype for 'float32' / 'float64' (or the dtypes themselves); anything else is refused."""
+    key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if key not in DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return np.dtype(DTYPES[key])
+
+
+def row_chunks(n_rows: int, n_chunks: int) -> list[slice]:
+    """Split ``range(n_rows)`` into ``n_chunks`` contiguous slices (some may be empty)."""
+    bounds = np.linspace(0, n_rows, n_chunks + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+class Backend:
+    """Abstract backend; see the module docstring."""
+
+    name = "abstract"
+    xp = None
+
+    def __init__(self, seed: int = 0, dtype="float32", streams: int = 1):
+        self.dtype = resolve_dtype(dtype)
+        self.seed = int(seed)
+        self.n_streams = int(streams)
+        if self.n_streams < 1:
+            raise ValueError(f"streams must be >= 1, got {streams}")
+        seeds = np.random.SeedSequence(self.seed).spawn(self.n_streams)
+        self.streams = [self._make_generator(s) for s in seeds]
+        #: a host generator for initial states, independent of the sampling streams
+        self.host_rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x5EED]))
+
+    # -- to implement ------------------------------------------------------
+    def _make_generator(self, seed_seq):
+        raise NotImplementedError
+
+    def uniform_(self, stream: int, out) -> None:
+        """Fill ``out`` (C-contiguous, backend dtype) with U[0, 1) from stream ``stream``."""
+        raise NotImplementedError
+
+    def to_numpy(self, x) -> np.ndarray:
+        raise NotImplementedError
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (a no-op on the CPU)."""
+
+    # -- shared ------------------------------------------------------------
+    def asarray(self, x, dtype=None):
+        """A backend array of ``dtype`` (default: the backend dtype), copied from host data."""
+        return self.xp.asarray(np.asarray(x), dtype=self.dtype if dtype is None else dtype)
+
+    def empty(self, shape, dtype=None):
+        return self.xp.empty(shape, dtype=self.dtype if dtype is None else dtype)
+
+    def zeros(self, shape, dtype=None):
+        return self.xp.zeros(shape, dtype=self.dtype if dtype is None else dtype)
+
+    def chunks(self, n_rows: int) -> list[slice]:
+        return row_chunks(n_rows, self.n_streams)
+
+    def map_rows(self, fn, chunks: list[slice]) -> None:
+        """Call ``fn(k, rows)`` for every chunk ``k``; order-independent by contract."""
+        for k, rows in enumerate(chunks):
+            if rows.stop > rows.start:
+                fn(k, rows)
+
+    def map_rows_sized(self, fn, chunks: list[slice], n_elements: int) -> None:
+        """``map_rows``, for a job of ``n_elements``; backends may run small jobs inline."""
+        self.map_rows(fn, chunks)
+
+    def errstate(self):
+        """Context that silences overflow in exp (intended: exp(+inf field) is handled)."""
+        return np.errstate(over="ignore", invalid="ignore")
+
+    def close(self) -> None:
+        """Release threads or device resources."""
+
+    def __repr__(self):
+        return f"{type(self).__name__}(seed={self.seed}, dtype={self.dtype.name}, streams={self.n_streams})"

@@ -1,0 +1,80 @@
+"""Conditionals derived from the factors -- never written per model.
+
+For a unit i of group g, with every other unit fixed,
+
+    theta_i = sum over factors f touching g of (-dE_f / dx_i)          (natural parameter)
+    P(x_i | rest) = exp(beta * theta_i * x_i) / Z(beta * theta_i)      (unit type)
+
+Because every factor is multilinear in each group and has no self-couplings,
+theta_i does not depend on x_i, and for binary units
+
+    logit P(x_i = hi | rest) = beta * (E(x_i = lo) - E(x_i = hi))
+
+which the test-suite checks against the energy for random states.
+
+:func:`compile_part` turns this sum into the list of compiled field terms that the
+Gibbs sampler runs every sweep; :func:`natural_parameters` and
+:func:`conditional_prob` are the same computation for inspection and tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .backends import get_backend
+
+
+def field_terms(graph, group, index, params, backend, chains):
+    """Compiled contributions of every factor touching ``group`` to its units ``index``.
+
+    Terms of factors that can *write* the field (products) come first, so the first
+    of them initialises the buffer and no zero-fill pass is needed.
+    """
+    factors = [(k, f) for k, f in enumerate(graph.factors) if group in f.groups]
+    factors.sort(key=lambda kf: not kf[1].writes_field)
+    return [f.field_term(group, index, params[k], backend, chains) for k, f in factors]
+
+
+def accumulate(terms, states, out):
+    """out = sum of the terms' contributions (0 if there are none)."""
+    if not terms:
+        out[...] = 0
+    for k, term in enumerate(terms):
+        term(states, out, add=k > 0)
+
+
+def _flat_states(graph, states, backend):
+    return {g: backend.asarray(x) for g, x in graph.check_states(states).items()}
+
+
+def natural_parameters(graph, states, group, index=None, backend=None):
+    """theta for the units ``index`` (default all) of ``group`` given host ``states``.
+
+    ``states`` maps every group to ``(chains, *shape)``; returns ``(chains, n)`` float64.
+    """
+    be = backend or get_backend("numpy", dtype="float64", streams=1)
+    flat = _flat_states(graph, states, be)
+    chains = next(iter(flat.values())).shape[0]
+    params = [f.device_params(be) for f in graph.factors]
+    n = graph.group(group).size if index is None else len(index)
+    out = be.empty((chains, n))
+    accumulate(field_terms(graph, group, index, params, be, chains), flat, out)
+    return be.to_numpy(out)
+
+
+def conditional_prob(graph, states, group, beta=1.0, backend=None):
+    """P(x_i = hi | all other units) for every unit i of ``group``: ``(chains, *shape)``.
+
+    'hi' is the upper state of the group's binary unit type (1 for Bernoulli, +1 for spin).
+    """
+    grp = graph.group(group)
+    theta = natural_parameters(graph, states, group, backend=backend)
+    p = grp.units.prob_hi(np, theta, beta)
+    return p.reshape((-1,) + grp.shape)
+
+
+def conditional_logit(graph, states, group, beta=1.0):
+    """logit P(x_i = hi | rest), computed without ever forming the probability."""
+    grp = graph.group(group)
+    theta = natural_parameters(graph, states, group)
+    return grp.units.logit(np, theta, beta).reshape((-1,) + grp.shape)

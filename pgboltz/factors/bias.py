@@ -1,0 +1,49 @@
+"""Bias factor: E = - sum_i b_i x_i (the ``-b^T v`` and ``-c^T h`` terms of seed eq. 6)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Factor, FieldTerm, UnitTerms
+
+
+class _BiasTerm(FieldTerm):
+    def __init__(self, b):
+        self.b = b
+
+    def __call__(self, states, out, add):
+        if add:
+            out += self.b
+        else:
+            out[...] = self.b
+
+
+class Bias(Factor):
+    """Linear term on one group. ``b`` has the group's shape; theta_i += b_i."""
+
+    kind = "bias"
+    writes_field = False
+
+    def __init__(self, group: str, b, name=None):
+        super().__init__((group,), {"b": b}, name)
+
+    @property
+    def group(self):
+        return self.groups[0]
+
+    def check_params(self):
+        b = self.params["b"]
+        if b.size != self.sizes[self.group]:
+            self._expect_shape("b", self.shapes[self.group])
+        self.params["b"] = b.reshape(-1)
+
+    def energy(self, xp, states, params):
+        return -(states[self.group] @ params["b"])
+
+    def field_term(self, target, index, params, backend, chains):
+        b = params["b"] if index is None else backend.asarray(self.params["b"][index])
+        return _BiasTerm(b)
+
+    def unit_terms(self):
+        n = self.sizes[self.group]
+        return UnitTerms(unary=[(self.group, np.arange(n), self.params["b"].copy())])

@@ -1,0 +1,171 @@
+"""2-D nearest-neighbour lattice factor on one group of shape (H, W).
+
+    E = - sum_{r,c} J_right[r,c] x[r,c] x[r,c+1] - sum_{r,c} J_down[r,c] x[r,c] x[r+1,c]
+
+Indices wrap around when ``periodic``; otherwise the bonds leaving the last
+column / row do not exist and their couplings must be 0. A uniform ferromagnet
+is ``J_right = J_down = J``; spin glasses use random couplings per bond.
+
+    theta[r,c] += J_right[r,c] x[r,c+1] + J_right[r,c-1] x[r,c-1]
+                + J_down[r,c]  x[r+1,c] + J_down[r-1,c]  x[r-1,c]
+
+computed as four shifted products on slices (a stencil), with no allocation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GraphError
+from .base import Coupling, Factor, FieldTerm, UnitTerms
+
+
+def _shift_mul(xp, x, J, axis, step, out):
+    """out[..., c, ...] = J[c] * x[..., c + step, ...] along ``axis`` (1 or 2) with wrap-around."""
+    n = x.shape[axis]
+
+    def sl(a, b):
+        s = [slice(None)] * 3
+        s[axis] = slice(a, b)
+        return tuple(s)
+
+    def jl(a, b):
+        s = [slice(None)] * 2
+        s[axis - 1] = slice(a, b)
+        return tuple(s)
+
+    if step == 1:
+        xp.multiply(x[sl(1, n)], J[jl(0, n - 1)], out=out[sl(0, n - 1)])
+        xp.multiply(x[sl(0, 1)], J[jl(n - 1, n)], out=out[sl(n - 1, n)])
+    else:
+        xp.multiply(x[sl(0, n - 1)], J[jl(1, n)], out=out[sl(1, n)])
+        xp.multiply(x[sl(n - 1, n)], J[jl(0, 1)], out=out[sl(0, 1)])
+
+
+class _LatticeTerm(FieldTerm):
+    def __init__(self, group, shape, J_right, J_down, index, backend, chains):
+        xp = backend.xp
+        self.xp, self.group, self.shape = xp, group, shape
+        # (coupling array, axis of the (chains, H, W) state, neighbour step)
+        self.dirs = [
+            (J_right, 2, 1),
+            (xp.roll(J_right, 1, axis=1), 2, -1),
+            (J_down, 1, 1),
+            (xp.roll(J_down, 1, axis=0), 1, -1),
+        ]
+        self.scratch = backend.empty((chains,) + shape)
+        self.index = None if index is None else backend.asarray(index, dtype=np.intp)
+        if self.index is not None:
+            self.full = backend.empty((chains,) + shape)
+            self.picked = backend.empty((chains, len(index)))
+
+    def _full_field(self, x, out, add):
+        s = self.scratch
+        for k, (J, axis, step) in enumerate(self.dirs):
+            if k == 0 and not add:
+                _shift_mul(self.xp, x, J, axis, step, out)
+            else:
+                _shift_mul(self.xp, x, J, axis, step, s)
+                out += s
+
+    def __call__(self, states, out, add):
+        x = states[self.group].reshape((-1,) + self.shape)
+        if self.index is None:
+            self._full_field(x, out.reshape((-1,) + self.shape), add)
+            return
+        full = self.full
+        self._full_field(x, full, add=False)
+        flat = full.reshape(full.shape[0], -1)
+        if add:
+            self.xp.take(flat, self.index, axis=1, out=self.picked)
+            out += self.picked
+        else:
+            self.xp.take(flat, self.index, axis=1, out=out)
+
+
+class Lattice2D(Factor):
+    kind = "lattice"
+
+    def __init__(self, group: str, J_right, J_down, periodic: bool = True, name=None):
+        super().__init__((group,), {"J_right": J_right, "J_down": J_down}, name)
+        self.periodic = bool(periodic)
+
+    @property
+    def group(self):
+        return self.groups[0]
+
+    def check_params(self):
+        shape = self.shapes[self.group]
+        if len(shape) != 2:
+            raise GraphError(f"{self.label}: a lattice needs a 2-D group, but {self.group!r} has shape {shape}")
+        H, W = shape
+        if self.periodic and min(H, W) < 3:
+            raise GraphError(
+                f"{self.label}: a periodic lattice needs at least 3 rows and columns (got {H}x{W}); "
+                "with 2 the wrap-around bond would duplicate the inner one -- use periodic = false"
+            )
+        for key in ("J_right", "J_down"):
+            J = self.params[key]
+            if J.ndim == 0:
+                J = np.full(shape, float(J))
+            self.params[key] = J
+            self._expect_shape(key, shape)
+        if not self.periodic:
+            if np.any(self.params["J_right"][:, -1] != 0) or np.any(self.params["J_down"][-1, :] != 0):
+                raise GraphError(
+                    f"{self.label}: open boundary, but J_right[:, -1] or J_down[-1, :] is non-zero "
+                    "(those bonds leave the lattice); set them to 0 or use periodic = true"
+                )
+
+    def _mask(self):
+        H, W = self.shapes[self.group]
+        right = np.ones((H, W), bool)
+        down = np.ones((H, W), bool)
+        if not self.periodic:
+            right[:, -1] = False
+            down[-1, :] = False
+        return right, down
+
+    def n_parameters(self):
+        right, down = self._mask()
+        return int(right.sum() + down.sum())
+
+    def _bonds(self):
+        """(i, j, w) flat-index bonds that exist."""
+        H, W = self.shapes[self.group]
+        r, c = np.indices((H, W))
+        right, down = self._mask()
+        idx = lambda rr, cc: (rr % H) * W + (cc % W)  # noqa: E731
+        i = np.concatenate([idx(r, c)[right], idx(r, c)[down]])
+        j = np.concatenate([idx(r, c + 1)[right], idx(r + 1, c)[down]])
+        w = np.concatenate([self.params["J_right"][right], self.params["J_down"][down]])
+        return i, j, w
+
+    def couplings(self):
+        i, j, _ = self._bonds()
+        return [Coupling(self.group, self.group, i, j)]
+
+    def energy(self, xp, states, params):
+        x = states[self.group].reshape((-1,) + self.shapes[self.group])
+        e = (params["J_right"] * x * xp.roll(x, -1, axis=2)).sum(axis=(1, 2))
+        e += (params["J_down"] * x * xp.roll(x, -1, axis=1)).sum(axis=(1, 2))
+        return -e
+
+    def field_term(self, target, index, params, backend, chains):
+        if target != self.group:
+            raise GraphError(f"{self.label} does not touch group {target!r}")
+        return _LatticeTerm(
+            self.group, self.shapes[self.group], params["J_right"], params["J_down"], index, backend, chains
+        )
+
+    def parity_colouring(self) -> np.ndarray | None:
+        """Checkerboard colours (flat) if they are a proper 2-colouring of this lattice, else None."""
+        H, W = self.shapes[self.group]
+        if self.periodic and (H % 2 or W % 2):
+            return None
+        r, c = np.indices((H, W))
+        return ((r + c) % 2).ravel()
+
+    def unit_terms(self):
+        i, j, w = self._bonds()
+        return UnitTerms(pairs=[(self.group, i, self.group, j, w)])

@@ -1,0 +1,254 @@
+"""Block schedules: partitions of the free units into independent sets.
+
+Blocked Gibbs updates all units of a block at once, which is exact only if no
+factor couples two units of the same block. The schedule is derived by colouring
+the *interaction graph*:
+
+* a group without internal couplings is one node (all its units can always move
+  together), so an RBM colours into {v}, {h} and a DBM into {v, h2}, {h1};
+* a group with internal couplings (general BM, lattice, sparse topology)
+  contributes one node per unit, so a periodic even lattice colours into the
+  two checkerboard halves and a king's graph into four classes.
+
+Blocks given by a user are checked by :func:`check_blocks` and refused with the
+offending pair of units named.
+
+Colouring uses networkx: an exact 2-colouring when the interaction graph is
+bipartite, otherwise the best of several greedy strategies. Lattices too large
+for networkx fall back to their own checkerboard colouring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+
+from ..errors import ScheduleError
+
+#: unit-level nodes above which networkx colouring is not attempted
+MAX_UNIT_NODES = 200_000
+#: unit-level edges implied by dense couplings above which colouring is refused
+MAX_UNIT_EDGES = 5_000_000
+GREEDY_STRATEGIES = ("largest_first", "smallest_last", "saturation_largest_first", "connected_sequential_bfs")
+
+
+@dataclass(frozen=True)
+class BlockPart:
+    """Units ``index`` (flat, sorted; None = the whole group) of group ``group``."""
+
+    group: str
+    index: np.ndarray | None = None
+
+    def size(self, graph) -> int:
+        return graph.group(self.group).size if self.index is None else len(self.index)
+
+    def describe(self, graph) -> str:
+        if self.index is None:
+            return self.group
+        return f"{self.group}[{len(self.index)} of {graph.group(self.group).size} units]"
+
+
+@dataclass(frozen=True)
+class Block:
+    parts: tuple
+
+    def describe(self, graph) -> str:
+        return " + ".join(p.describe(graph) for p in self.parts)
+
+
+def _free_groups(graph, free):
+    return list(graph.groups) if free is None else [g for g in graph.groups if g in set(free)]
+
+
+def _free_couplings(graph, free):
+    fs = set(free)
+    for f in graph.factors:
+        for c in f.couplings():
+            if c.group_a in fs and c.group_b in fs:
+                yield f, c
+
+
+def _blocks_from_colours(graph, colour_of: dict, free) -> list[Block]:
+    classes: dict[int, dict[str, list]] = {}
+    for node, colour in colour_of.items():
+        parts = classes.setdefault(colour, {})
+        if node[0] == "G":
+            parts[node[1]] = None
+        else:
+            parts.setdefault(node[1], []).append(node[2])
+    blocks = []
+    for parts in classes.values():
+        bp = []
+        for g in free:
+            if g not in parts:
+                continue
+            idx = parts[g]
+            if idx is not None:
+                idx = np.array(sorted(idx), dtype=np.intp)
+                if len(idx) == graph.group(g).size:
+                    idx = None
+            bp.append(BlockPart(g, idx))
+        blocks.append(Block(tuple(bp)))
+    # Hidden-only blocks first: a sweep started from data then moves hidden units first.
+    visible = set(graph.visible)
+    order = {g: k for k, g in enumerate(free)}
+    blocks.sort(key=lambda b: (any(p.group in visible for p in b.parts), min(order[p.group] for p in b.parts)))
+    return blocks
+
+
+def interaction_graph(graph, free=None) -> nx.Graph:
+    """Nodes ('G', group) or ('U', group, unit); edges where a factor couples them."""
+    free = _free_groups(graph, free)
+    unit_level = {g for g in free if graph.has_internal_couplings(g)}
+    n_nodes = sum(graph.group(g).size for g in unit_level)
+    if n_nodes > MAX_UNIT_NODES:
+        raise ScheduleError(
+            f"colouring would need {n_nodes} unit-level nodes (limit {MAX_UNIT_NODES}); pass blocks explicitly"
+        )
+    G = nx.Graph()
+    for g in free:
+        if g in unit_level:
+            G.add_nodes_from(("U", g, i) for i in range(graph.group(g).size))
+        else:
+            G.add_node(("G", g))
+    node = lambda g, i: ("U", g, int(i)) if g in unit_level else ("G", g)  # noqa: E731
+    for f, c in _free_couplings(graph, free):
+        a, b = c.group_a, c.group_b
+        na, nb = graph.group(a).size, graph.group(b).size
+        if c.dense:
+            ia = range(na) if a in unit_level else [0]
+            jb = range(nb) if b in unit_level else [0]
+            if len(ia) * len(jb) > MAX_UNIT_EDGES:
+                raise ScheduleError(f"{f.label}: too many unit-level couplings to colour; pass blocks explicitly")
+            G.add_edges_from((node(a, i), node(b, j)) for i in ia for j in jb if node(a, i) != node(b, j))
+        else:
+            G.add_edges_from({(node(a, i), node(b, j)) for i, j in zip(c.i.tolist(), c.j.tolist())})
+    return G
+
+
+def colour(G: nx.Graph) -> dict:
+    """A proper colouring of G with few colours (optimal when G is bipartite)."""
+    if G.number_of_nodes() == 0:
+        return {}
+    if nx.is_bipartite(G):
+        return nx.bipartite.color(G)
+    best = None
+    for strategy in GREEDY_STRATEGIES:
+        c = nx.greedy_color(G, strategy=strategy)
+        if best is None or max(c.values()) < max(best.values()):
+            best = c
+    return best
+
+
+def _lattice_fallback(graph, free):
+    """Checkerboard blocks for lattice groups too big for networkx.
+
+    Applies only when each unit-level group is a lattice with a proper parity
+    colouring and no coupling factor links it to another free group.
+    """
+    fs = set(free)
+    parity = {}
+    for g in (g for g in free if graph.has_internal_couplings(g)):
+        coupling = [f for f in graph.factors_touching(g) if f.couplings()]
+        hint = getattr(coupling[0], "parity_colouring", lambda: None)() if len(coupling) == 1 else None
+        if hint is None or len(set(coupling[0].groups) & fs) > 1:
+            return None
+        parity[g] = hint
+    rest = [g for g in free if g not in parity]
+    blocks = [
+        Block(tuple(BlockPart(g, np.flatnonzero(p == k).astype(np.intp)) for g, p in parity.items()))
+        for k in (0, 1)
+    ]
+    if rest:
+        blocks += _blocks_from_colours(graph, colour(interaction_graph(graph, rest)), rest)
+    return blocks
+
+
+def derive_blocks(graph, free=None) -> list[Block]:
+    """The derived block schedule over the ``free`` groups (default: all groups)."""
+    free = _free_groups(graph, free)
+    try:
+        G = interaction_graph(graph, free)
+    except ScheduleError:
+        blocks = _lattice_fallback(graph, free)
+        if blocks is None:
+            raise
+        check_blocks(graph, blocks, free)
+        return blocks
+    blocks = _blocks_from_colours(graph, colour(G), free)
+    check_blocks(graph, blocks, free)
+    return blocks
+
+
+def as_blocks(graph, spec, free=None) -> list[Block]:
+    """Normalise user blocks -- e.g. ``[["h"], ["v"]]`` or ``[[("s", [0, 2])], ...]`` -- and check them."""
+    free = _free_groups(graph, free)
+    blocks = []
+    for b in spec:
+        if isinstance(b, Block):
+            blocks.append(b)
+            continue
+        parts = []
+        for p in [b] if isinstance(b, (str, BlockPart)) else b:
+            if isinstance(p, BlockPart):
+                parts.append(p)
+            elif isinstance(p, str):
+                parts.append(BlockPart(p, None))
+            else:
+                g, idx = p
+                parts.append(BlockPart(g, np.sort(np.asarray(idx, dtype=np.intp))))
+        blocks.append(Block(tuple(parts)))
+    check_blocks(graph, blocks, free)
+    return blocks
+
+
+def check_blocks(graph, blocks, free=None) -> None:
+    """Raise ScheduleError unless ``blocks`` partition the free units into independent sets."""
+    free = _free_groups(graph, free)
+    owner = {g: np.full(graph.group(g).size, -1) for g in free}
+    for k, block in enumerate(blocks):
+        for part in block.parts:
+            if part.group not in owner:
+                what = "is clamped" if part.group in graph.groups else "does not exist"
+                raise ScheduleError(f"block {k}: group {part.group!r} {what}; blocks may only contain free groups")
+            idx = slice(None) if part.index is None else part.index
+            if part.index is not None and len(idx) and (idx.min() < 0 or idx.max() >= len(owner[part.group])):
+                raise ScheduleError(f"block {k}: unit index out of range for group {part.group!r}")
+            taken = owner[part.group][idx]
+            if np.any(taken >= 0):
+                unit = graph.group(part.group).unit_name(int(np.flatnonzero(owner[part.group] >= 0)[0]))
+                raise ScheduleError(f"block {k}: unit {unit} is already in block {int(taken[taken >= 0][0])}")
+            owner[part.group][idx] = k
+    for g, o in owner.items():
+        if np.any(o < 0):
+            unit = graph.group(g).unit_name(int(np.flatnonzero(o < 0)[0]))
+            raise ScheduleError(f"unit {unit} is in no block; blocks must cover every free unit")
+    for f, c in _free_couplings(graph, free):
+        oa, ob = owner[c.group_a], owner[c.group_b]
+        if c.dense:
+            if c.group_a == c.group_b:
+                vals, counts = np.unique(oa, return_counts=True)
+                clash = vals[counts > 1]
+                if clash.size:
+                    units = np.flatnonzero(oa == clash[0])[:2]
+                    _clash(graph, f, c.group_a, units[0], c.group_b, units[1], clash[0])
+            else:
+                common = np.intersect1d(oa, ob)
+                if common.size:
+                    _clash(graph, f, c.group_a, np.flatnonzero(oa == common[0])[0], c.group_b,
+                           np.flatnonzero(ob == common[0])[0], common[0])
+        else:
+            bad = np.flatnonzero(oa[c.i] == ob[c.j])
+            if bad.size:
+                e = bad[0]
+                _clash(graph, f, c.group_a, c.i[e], c.group_b, c.j[e], oa[c.i[e]])
+
+
+def _clash(graph, f, ga, i, gb, j, block):
+    ua, ub = graph.group(ga).unit_name(int(i)), graph.group(gb).unit_name(int(j))
+    raise ScheduleError(
+        f"units {ua} and {ub} are coupled by the {f.label} but both are in block {int(block)}; "
+        "units updated together must be conditionally independent"
+    )

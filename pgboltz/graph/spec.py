@@ -1,0 +1,273 @@
+"""Graph spec files: custom topologies written declaratively in TOML.
+
+The format is documented in ``graphs/README.md``. In short::
+
+    name = "rbm-small"
+    description = "a 6x4 RBM"
+    seed = 0                                  # seeds every random `init`
+
+    [[groups]]
+    name = "v"; shape = [6]; units = "bernoulli"; role = "visible"
+
+    [[factors]]
+    kind = "dense"; groups = ["v", "h"]
+    init = { dist = "normal", std = 0.5 }     # or: value = ..., or: file = "p.npz", key = "W"
+
+Every error names the file and the field (``graphs/x.toml: factors[2].groups: ...``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import GraphError, SpecError
+from ..factors import Bias, Dense, Lattice2D, Sparse
+from .factor_graph import FactorGraph
+
+TOP_KEYS = {"name", "description", "seed", "groups", "factors"}
+GROUP_KEYS = {"name", "shape", "units", "role"}
+FACTOR_KEYS = {
+    "bias": {"kind", "name", "group", "init", "value", "file", "key", "keys", "seed"},
+    "dense": {"kind", "name", "groups", "init", "value", "file", "key", "keys", "seed"},
+    "sparse": {"kind", "name", "groups", "edges", "edges_file", "init", "value", "file", "key", "keys", "seed"},
+    "lattice": {"kind", "name", "group", "periodic", "init", "value", "file", "key", "keys", "seed"},
+}
+DISTS = {"normal": {"mean", "std"}, "uniform": {"low", "high"}, "constant": {"value"}}
+
+
+class _Ctx:
+    """Where we are in the file, for error messages."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def error(self, where, msg):
+        return SpecError(f"{self.path}: {where}: {msg}")
+
+
+def _require(ctx, table, key, where, types, what):
+    if key not in table:
+        raise ctx.error(f"{where}.{key}", f"missing (expected {what})")
+    value = table[key]
+    if not isinstance(value, types):
+        raise ctx.error(f"{where}.{key}", f"expected {what}, got {value!r}")
+    return value
+
+
+def _check_keys(ctx, table, allowed, where):
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ctx.error(where, f"unknown field(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _draw(ctx, init, shape, rng, where):
+    if not isinstance(init, dict):
+        raise ctx.error(where, f"expected a table like {{ dist = \"normal\", std = 0.1 }}, got {init!r}")
+    dist = init.get("dist")
+    if dist not in DISTS:
+        raise ctx.error(f"{where}.dist", f"expected one of {', '.join(DISTS)}, got {dist!r}")
+    _check_keys(ctx, init, DISTS[dist] | {"dist"}, where)
+    try:
+        if dist == "normal":
+            return rng.normal(float(init.get("mean", 0.0)), float(init.get("std", 1.0)), shape)
+        if dist == "uniform":
+            return rng.uniform(float(init.get("low", -1.0)), float(init.get("high", 1.0)), shape)
+        return np.full(shape, float(_require(ctx, init, "value", where, (int, float), "a number")))
+    except (TypeError, ValueError) as exc:
+        raise ctx.error(where, str(exc)) from None
+
+
+class _ParamSource:
+    """Produces one factor's parameter arrays from init / value / file."""
+
+    def __init__(self, ctx, table, where, rng, base_dir):
+        self.ctx, self.table, self.where, self.base_dir = ctx, table, where, base_dir
+        self.rng = np.random.default_rng(table["seed"]) if "seed" in table else rng
+        given = [k for k in ("init", "value", "file") if k in table]
+        if len(given) != 1:
+            raise ctx.error(where, "give exactly one of `init` (random), `value` (numbers) or `file` (.npz)"
+                            + (f"; found {', '.join(given)}" if given else ""))
+        self.mode = given[0]
+        self._npz = None
+
+    def get(self, param, shape, single):
+        ctx, t, where = self.ctx, self.table, self.where
+        if self.mode == "init":
+            return _draw(ctx, t["init"], shape, self.rng, f"{where}.init")
+        if self.mode == "value":
+            value = t["value"]
+            if isinstance(value, dict):
+                if param not in value:
+                    raise ctx.error(f"{where}.value", f"missing entry for parameter {param!r}")
+                value = value[param]
+            try:
+                arr = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ctx.error(f"{where}.value", "expected a number or a (nested) list of numbers") from None
+            if arr.ndim == 0:
+                return np.full(shape, float(arr))
+            if arr.size != int(np.prod(shape)):
+                raise ctx.error(f"{where}.value", f"parameter {param!r} needs shape {list(shape)}, got {list(arr.shape)}")
+            return arr.reshape(shape)
+        return self._from_file(param, shape, single)
+
+    def _from_file(self, param, shape, single):
+        ctx, t, where = self.ctx, self.table, self.where
+        path = self.base_dir / _require(ctx, t, "file", where, str, "a path to an .npz file")
+        if self._npz is None:
+            if not path.exists():
+                raise ctx.error(f"{where}.file", f"no such file {str(path)!r}")
+            try:
+                self._npz = dict(np.load(path, allow_pickle=False))
+            except Exception as exc:  # corrupt archive, not an npz, ...
+                raise ctx.error(f"{where}.file", f"cannot read {str(path)!r} as .npz ({exc})") from None
+        if "keys" in t:
+            keys = t["keys"]
+            if not isinstance(keys, dict) or param not in keys:
+                raise ctx.error(f"{where}.keys", f"expected a table naming the array for {param!r}")
+            key = keys[param]
+        elif single and "key" in t:
+            key = t["key"]
+        else:
+            raise ctx.error(where, f"with `file`, name the array: key = \"...\" (or keys = {{ {param} = \"...\" }})")
+        if key not in self._npz:
+            raise ctx.error(f"{where}.key", f"array {key!r} not in {str(path)!r} (it has {', '.join(self._npz)})")
+        arr = self._npz[key].astype(np.float64)
+        if arr.size != int(np.prod(shape)):
+            raise ctx.error(f"{where}.file", f"array {key!r} has shape {list(arr.shape)}, parameter {param!r} needs {list(shape)}")
+        return arr.reshape(shape)
+
+
+def _group_name(ctx, t, where, groups):
+    name = _require(ctx, t, "group", where, str, "a group name")
+    if name not in groups:
+        raise ctx.error(f"{where}.group", f"unknown group {name!r}; known groups: {', '.join(groups)}")
+    return name
+
+
+def _group_pair(ctx, t, where, groups):
+    pair = _require(ctx, t, "groups", where, list, 'a list of two group names, e.g. ["v", "h"]')
+    if len(pair) != 2 or not all(isinstance(x, str) for x in pair):
+        raise ctx.error(f"{where}.groups", f'expected two group names, e.g. ["v", "h"], got {pair!r}')
+    for name in pair:
+        if name not in groups:
+            raise ctx.error(f"{where}.groups", f"unknown group {name!r}; known groups: {', '.join(groups)}")
+    return pair
+
+
+def _edges(ctx, t, where, base_dir):
+    if ("edges" in t) == ("edges_file" in t):
+        raise ctx.error(where, "give exactly one of `edges` (a list of [i, j]) or `edges_file` (a text file)")
+    if "edges" in t:
+        raw = t["edges"]
+        if not isinstance(raw, list) or not all(isinstance(e, list) and len(e) == 2 for e in raw):
+            raise ctx.error(f"{where}.edges", "expected a list of [i, j] pairs of unit indices")
+        if not all(isinstance(x, int) for e in raw for x in e):
+            raise ctx.error(f"{where}.edges", "unit indices must be integers")
+        return np.array(raw, dtype=np.intp).reshape(-1, 2)
+    path = base_dir / t["edges_file"]
+    if not path.exists():
+        raise ctx.error(f"{where}.edges_file", f"no such file {str(path)!r}")
+    try:
+        arr = np.loadtxt(path, dtype=np.int64, comments="#", ndmin=2)
+    except ValueError as exc:
+        raise ctx.error(f"{where}.edges_file", f"expected two integer columns i j ({exc})") from None
+    if arr.shape[1] != 2:
+        raise ctx.error(f"{where}.edges_file", f"expected two integer columns i j, found {arr.shape[1]}")
+    return arr.astype(np.intp)
+
+
+def _sym(a):
+    u = np.triu(a, k=1)
+    return u + u.T
+
+
+def build_factor(ctx, t, where, graph, rng, base_dir):
+    kind = _require(ctx, t, "kind", where, str, f"one of {', '.join(FACTOR_KEYS)}")
+    if kind not in FACTOR_KEYS:
+        raise ctx.error(f"{where}.kind", f"unknown factor kind {kind!r}; known kinds: {', '.join(FACTOR_KEYS)}")
+    _check_keys(ctx, t, FACTOR_KEYS[kind], where)
+    groups = graph.groups
+    name = t.get("name")
+    src = _ParamSource(ctx, t, where, rng, base_dir)
+    if kind == "bias":
+        g = _group_name(ctx, t, where, groups)
+        return Bias(g, src.get("b", groups[g].shape, True), name=name)
+    if kind == "dense":
+        a, b = _group_pair(ctx, t, where, groups)
+        W = src.get("W", (groups[a].size, groups[b].size), True)
+        if a == b and src.mode == "init":
+            W = _sym(W)  # draw the upper triangle, mirror it, zero diagonal
+        return Dense(a, b, W, name=name)
+    if kind == "sparse":
+        a, b = _group_pair(ctx, t, where, groups)
+        edges = _edges(ctx, t, where, base_dir)
+        return Sparse(a, b, edges, src.get("w", (len(edges),), True), name=name)
+    g = _group_name(ctx, t, where, groups)
+    periodic = t.get("periodic", True)
+    if not isinstance(periodic, bool):
+        raise ctx.error(f"{where}.periodic", f"expected true or false, got {periodic!r}")
+    shape = groups[g].shape
+    if len(shape) != 2:
+        raise ctx.error(f"{where}.group", f"a lattice needs a 2-D group; {g!r} has shape {list(shape)}")
+    Jr, Jd = src.get("J_right", shape, False), src.get("J_down", shape, False)
+    if not periodic and src.mode != "file":
+        Jr[:, -1] = 0.0  # bonds leaving an open lattice do not exist
+        Jd[-1, :] = 0.0
+    return Lattice2D(g, Jr, Jd, periodic=periodic, name=name)
+
+
+def load_spec(path) -> FactorGraph:
+    """Read a TOML graph spec into a :class:`FactorGraph`; errors name the file and field."""
+    path = Path(path)
+    ctx = _Ctx(path)
+    if not path.exists():
+        raise SpecError(f"{path}: no such graph spec file")
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from None
+    return spec_to_graph(doc, ctx, path.parent)
+
+
+def spec_to_graph(doc: dict, ctx=None, base_dir=Path(".")) -> FactorGraph:
+    ctx = ctx or _Ctx("<spec>")
+    _check_keys(ctx, doc, TOP_KEYS, "top level")
+    name = doc.get("name", Path(ctx.path).stem)
+    seed = doc.get("seed", 0)
+    if not isinstance(seed, int):
+        raise ctx.error("seed", f"expected an integer, got {seed!r}")
+    graph = FactorGraph(str(name), str(doc.get("description", "")))
+    groups = doc.get("groups")
+    if not isinstance(groups, list) or not groups:
+        raise ctx.error("groups", "expected at least one [[groups]] table")
+    for k, t in enumerate(groups):
+        where = f"groups[{k}]"
+        if not isinstance(t, dict):
+            raise ctx.error(where, "expected a table")
+        _check_keys(ctx, t, GROUP_KEYS, where)
+        gname = _require(ctx, t, "name", where, str, "a group name")
+        shape = _require(ctx, t, "shape", where, (list, int), "a list of positive integers")
+        try:
+            graph.add_group(gname, shape, t.get("units", "bernoulli"), t.get("role", "hidden"))
+        except GraphError as exc:
+            raise ctx.error(where, str(exc)) from None
+    rng = np.random.default_rng(seed)
+    factors = doc.get("factors", [])
+    if not isinstance(factors, list):
+        raise ctx.error("factors", "expected [[factors]] tables")
+    for k, t in enumerate(factors):
+        where = f"factors[{k}]"
+        if not isinstance(t, dict):
+            raise ctx.error(where, "expected a table")
+        try:
+            graph.add_factor(build_factor(ctx, t, where, graph, rng, base_dir))
+        except SpecError:
+            raise
+        except GraphError as exc:
+            raise ctx.error(where, str(exc)) from None
+    return graph
