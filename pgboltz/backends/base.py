@@ -78,6 +78,10 @@ class Backend:
     def zeros(self, shape, dtype=None):
         return self.xp.zeros(shape, dtype=self.dtype if dtype is None else dtype)
 
+    def take_columns(self, a, indices, out) -> None:
+        """out[:, k] = a[:, indices[k]] without allocating."""
+        self.xp.take(a, indices, axis=1, out=out)
+
     def chunks(self, n_rows: int) -> list[slice]:
         return row_chunks(n_rows, self.n_streams)
 

@@ -48,3 +48,21 @@ def largest_table(G: nx.Graph, order, card: dict) -> float:
         H.add_edges_from((nb[a], nb[b]) for a in range(len(nb)) for b in range(a + 1, len(nb)))
         H.remove_node(v)
     return largest
+
+
+def treewidth_lower_bound(graph, free) -> int:
+    """A cheap lower bound on the treewidth of the unit interaction graph over ``free`` groups.
+
+    A dense coupling between groups of n_a and n_b units contains the complete
+    bipartite graph K(n_a, n_b), of treewidth min(n_a, n_b); within one group of n
+    units it is the clique K(n), of treewidth n - 1. Any elimination order then
+    builds a table over at least (bound + 1) units.
+    """
+    free = set(free)
+    bound = 0
+    for f in graph.factors:
+        for c in f.couplings():
+            if c.dense and c.group_a in free and c.group_b in free:
+                na, nb = graph.group(c.group_a).size, graph.group(c.group_b).size
+                bound = max(bound, na - 1 if c.group_a == c.group_b else min(na, nb))
+    return bound

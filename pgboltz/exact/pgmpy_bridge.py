@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import TooLargeError
 from ..graph.unit_level import unit_factor_graph, variable_nodes
-from .cost import largest_table, min_fill_order
+from .cost import largest_table, min_fill_order, treewidth_lower_bound
 
 #: default ceiling on the largest intermediate table (2^24 float64 = 128 MiB)
 MAX_ENTRIES = 1 << 24
@@ -61,6 +61,14 @@ class PgmpyOracle:
     def __init__(self, graph, beta=1.0, clamp=None, max_entries=MAX_ENTRIES, order="auto"):
         DiscreteFactor, DiscreteMarkovNetwork, VariableElimination = _pgmpy()
         self.graph, self.beta, self.max_entries, self.order = graph, float(beta), int(max_entries), order
+        free_groups = [g for g in graph.groups if g not in (clamp or {})]
+        width = treewidth_lower_bound(graph, free_groups)
+        if 2.0 ** (width + 1) > self.max_entries:
+            raise TooLargeError(
+                f"exact inference on {graph.name!r} needs a table of at least 2^{width + 1} entries (its dense "
+                f"couplings force treewidth >= {width}; limit {self.max_entries:.3g} entries). Use a smaller "
+                "graph, clamp a group, or estimate with AIS"
+            )
         G = unit_factor_graph(graph, beta)
         self.unit_graph = G
         self.variables = variable_nodes(G)

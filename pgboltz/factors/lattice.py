@@ -45,7 +45,7 @@ def _shift_mul(xp, x, J, axis, step, out):
 class _LatticeTerm(FieldTerm):
     def __init__(self, group, shape, J_right, J_down, index, backend, chains):
         xp = backend.xp
-        self.xp, self.group, self.shape = xp, group, shape
+        self.xp, self.backend, self.group, self.shape = xp, backend, group, shape
         # (coupling array, axis of the (chains, H, W) state, neighbour step)
         self.dirs = [
             (J_right, 2, 1),
@@ -77,10 +77,10 @@ class _LatticeTerm(FieldTerm):
         self._full_field(x, full, add=False)
         flat = full.reshape(full.shape[0], -1)
         if add:
-            self.xp.take(flat, self.index, axis=1, out=self.picked)
+            self.backend.take_columns(flat, self.index, self.picked)
             out += self.picked
         else:
-            self.xp.take(flat, self.index, axis=1, out=out)
+            self.backend.take_columns(flat, self.index, out)
 
 
 class Lattice2D(Factor):

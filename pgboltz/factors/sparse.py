@@ -35,25 +35,23 @@ def ell_layout(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int
 
 class _EllTerm(FieldTerm):
     def __init__(self, source, nbr, w, backend, chains):
-        xp = backend.xp
-        self.xp, self.source = xp, source
+        self.backend, self.source = backend, source
         self.cols = [backend.asarray(nbr[:, k], dtype=np.intp) for k in range(nbr.shape[1])]
         self.ws = [backend.asarray(w[:, k]) for k in range(w.shape[1])]
         self.scratch = backend.empty((chains, nbr.shape[0]))
-        self.take_kw = {"mode": "clip"} if xp is np else {}  # NumPy buffers `out` in the default mode
 
     def __call__(self, states, out, add):
-        xp, x, s = self.xp, states[self.source], self.scratch
+        take, x, s = self.backend.take_columns, states[self.source], self.scratch
         if not self.cols:
             if not add:
                 out[...] = 0
             return
         for k, (col, w) in enumerate(zip(self.cols, self.ws)):
             if k == 0 and not add:
-                xp.take(x, col, axis=1, out=out, **self.take_kw)
+                take(x, col, out)
                 out *= w
             else:
-                xp.take(x, col, axis=1, out=s, **self.take_kw)
+                take(x, col, s)
                 s *= w
                 out += s
 

@@ -114,10 +114,12 @@ class FactorGraph:
                 raise DataError(f"{what}: group {g!r} has {x.shape[0]} chains, other groups have {chains}")
             chains = x.shape[0]
             if not grp.units.check_values(x):
-                bad = x[~np.isin(x, grp.units.support)] if grp.units.support else x[~np.isfinite(x)]
+                sup = grp.units.support
+                bad = x[~np.isin(x, sup)] if sup else x[~np.isfinite(x)]
+                allowed = " or ".join(f"{v:g}" for v in sup) if sup else "finite"
                 raise DataError(
-                    f"{what}: group {g!r} has {grp.units.name} units, whose values must be in "
-                    f"{grp.units.support}; found {bad.ravel()[0]!r} (binarise the data first, e.g. x > 0.5)"
+                    f"{what}: group {g!r} has {grp.units.name} units, whose values must be {allowed}; "
+                    f"found {float(bad.ravel()[0]):g} (binarise the data first, e.g. x > 0.5)"
                 )
             out[g] = x.reshape(x.shape[0], grp.size)
         return out

@@ -1,0 +1,94 @@
+"""Files pgboltz writes: sample archives (.npz, atomic) and PNG image grids."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+
+def save_npz_atomic(path, arrays: dict, meta: dict | None = None) -> Path:
+    """Write ``arrays`` (and ``meta`` as a JSON string under ``"meta"``) to ``path``.
+
+    The archive is written to a temporary file in the same folder and renamed over
+    ``path``, so a crash never leaves a half-written file behind.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = dict(arrays)
+    if meta is not None:
+        payload["meta"] = np.array(json.dumps(meta, sort_keys=True))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_meta(path) -> dict:
+    with np.load(path, allow_pickle=False) as z:
+        return json.loads(str(z["meta"])) if "meta" in z else {}
+
+
+def write_png(path, image: np.ndarray) -> Path:
+    """Write a 2-D grayscale image with values in [0, 1] as an 8-bit PNG (standard library only)."""
+    img = np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0)
+    if img.ndim != 2:
+        raise ValueError(f"write_png expects a 2-D image, got shape {img.shape}")
+    data = (img * 255 + 0.5).astype(np.uint8)
+    h, w = data.shape
+    raw = b"".join(b"\x00" + data[r].tobytes() for r in range(h))  # filter type 0 per row
+
+    def chunk(tag, body):
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png)
+    return path
+
+
+def tile(images: np.ndarray, cols: int | None = None, pad: int = 1, scale: int = 1) -> np.ndarray:
+    """Arrange ``(n, h, w)`` images in a grid with ``pad`` pixels of separation, magnified ``scale`` times."""
+    images = np.asarray(images, dtype=np.float64)
+    n, h, w = images.shape
+    cols = cols or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), 0.5)
+    for k in range(n):
+        r, c = divmod(k, cols)
+        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = images[k]
+    if scale > 1:
+        grid = np.kron(grid, np.ones((scale, scale)))
+    return grid
+
+
+def as_images(x: np.ndarray, shape) -> np.ndarray:
+    """Reshape ``(n, *shape)`` states to ``(n, h, w)`` for pictures (square-ish for 1-D groups)."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    if len(shape) == 2:
+        h, w = shape
+    else:
+        n = x.shape[1]
+        h = int(np.floor(np.sqrt(n)))
+        while n % h:
+            h -= 1
+        w = n // h
+    lo, hi = x.min(initial=0.0), x.max(initial=1.0)
+    return ((x - lo) / (hi - lo if hi > lo else 1.0)).reshape(len(x), h, w)

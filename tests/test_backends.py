@@ -1,0 +1,46 @@
+"""Backend interface: dtypes, stream layout, CuPy availability messages."""
+
+import numpy as np
+import pytest
+
+from pgboltz import BackendUnavailable
+from pgboltz.backends import cupy_available, get_backend, resolve_dtype, row_chunks
+
+
+def test_dtypes():
+    assert resolve_dtype("float32") == np.float32 and resolve_dtype(np.float64) == np.float64
+    with pytest.raises(ValueError, match="float32' or 'float64"):
+        resolve_dtype("int8")
+
+
+def test_row_chunks_partition_rows():
+    for n, k in [(10, 4), (3, 4), (1000, 7)]:
+        chunks = row_chunks(n, k)
+        assert len(chunks) == k and chunks[0].start == 0 and chunks[-1].stop == n
+        assert all(a.stop == b.start for a, b in zip(chunks[:-1], chunks[1:]))
+
+
+def test_streams_are_independent_of_thread_count():
+    draws = []
+    for threads in (1, 2):
+        be = get_backend("numpy", seed=5, streams=4, threads=threads)
+        out = np.empty((1000, 300), np.float32)
+        be.map_rows(lambda k, rows: be.uniform_(k, out[rows]), be.chunks(1000))
+        draws.append(out)
+        be.close()
+    assert np.array_equal(draws[0], draws[1])
+    assert 0.0 <= draws[0].min() and draws[0].max() < 1.0
+
+
+def test_take_columns_matches_fancy_indexing():
+    be = get_backend("numpy", dtype="float64")
+    a = np.arange(20.0).reshape(4, 5)
+    out = np.empty((4, 3))
+    be.take_columns(a, np.array([4, 0, 2]), out)
+    assert np.array_equal(out, a[:, [4, 0, 2]])
+
+
+@pytest.mark.skipif(cupy_available(), reason="CuPy with a CUDA device is present")
+def test_cupy_backend_says_what_is_missing():
+    with pytest.raises(BackendUnavailable, match="use --backend numpy"):
+        get_backend("cupy")

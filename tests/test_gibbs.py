@@ -1,0 +1,166 @@
+"""Batched blocked Gibbs: statistics against exact answers, clamping, temperature, determinism, allocation."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from pgboltz import DataError, GibbsSampler
+from pgboltz.conditionals import conditional_prob
+from pgboltz.exact import exact
+from pgboltz.graph.spec import load_spec
+from pgboltz.models import ising, rbm
+
+from .builders import GRAPH_BUILDERS, mixed_graph, random_rbm
+from .conftest import GRAPHS, z_scores
+
+# Tolerance: 4 standard errors per compared quantity. Standard errors are batch
+# means over 100 batches of independent chains (autocorrelation included).
+Z = 4.0
+
+
+def gibbs_vs_exact(g, dtype, seed, chains=3000, sweeps=300, burn_in=100, beta=1.0, **kw):
+    ex = exact(g, beta=beta)
+    s = GibbsSampler(g, chains=chains, seed=seed, dtype=dtype, beta=beta, **kw)
+    m = s.run(sweeps, burn_in=burn_in, second_moments=True, batches=100).moments
+    n_total = m.n_samples * m.n_chains
+    z1 = z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), n_total)
+    iu = np.triu_indices(len(ex.mean), 1)
+    z2 = z_scores(m.second[iu], ex.second[iu], m.second_se[iu], n_total)
+    return z1.max(), z2.max()
+
+
+@pytest.mark.parametrize("name", ["rbm", "spin-rbm", "general-bm", "ising-4x4-periodic", "ising-4x5-open", "mixed"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_gibbs_moments_match_exact(name, dtype):
+    z1, z2 = gibbs_vs_exact(GRAPH_BUILDERS[name](), dtype, seed=11)
+    assert z1 < Z and z2 < Z
+
+
+@pytest.mark.parametrize("spec", ["rbm-small", "bm-small", "kings-4x4"])
+def test_gibbs_moments_match_exact_for_specs(spec):
+    z1, z2 = gibbs_vs_exact(load_spec(GRAPHS / f"{spec}.toml"), "float32", seed=5)
+    assert z1 < Z and z2 < Z
+
+
+def test_gibbs_at_another_temperature():
+    z1, z2 = gibbs_vs_exact(mixed_graph(), "float64", seed=2, beta=0.45)
+    assert z1 < Z and z2 < Z
+
+
+def test_gibbs_detects_a_wrong_sampler(monkeypatch):
+    """The statistical check has teeth: a sampler at the wrong temperature fails it."""
+    g = random_rbm(3)
+    ex = exact(g)
+    s = GibbsSampler(g, chains=3000, seed=1, dtype="float64", beta=0.8)  # samples the wrong distribution
+    m = s.run(300, burn_in=100, batches=100).moments
+    assert z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), m.n_samples * m.n_chains).max() > 10
+
+
+def test_clamped_sampling_gives_the_conditional(rng):
+    g = random_rbm(4)
+    v = (rng.random(7) < 0.5).astype(float)
+    s = GibbsSampler(g, chains=20000, seed=3, dtype="float64", clamp={"v": v})
+    assert [b.describe(g) for b in s.blocks] == ["h"]
+    res = s.run(1, collect="none")
+    assert np.array_equal(res.final["v"], np.broadcast_to(v, (20000, 7)))
+    p = conditional_prob(g, {"v": v[None], "h": np.zeros((1, 5))}, "h")[0]
+    freq = res.final["h"].mean(axis=0)
+    assert np.all(np.abs(freq - p) < Z * np.sqrt(p * (1 - p) / 20000))
+    # per-chain clamps: each chain its own data vector
+    data = (rng.random((50, 7)) < 0.5).astype(float)
+    s = GibbsSampler(g, chains=50, seed=3, clamp={"v": data})
+    s.sweep(2)
+    assert np.array_equal(s.get_states()["v"], data)
+
+
+def test_clamped_general_bm_matches_exact_conditional():
+    g = GRAPH_BUILDERS["general-bm"]()
+    v = np.array([1.0, 0, 1, 1, 0])
+    ex = exact(g, clamp={"v": v})
+    s = GibbsSampler(g, chains=3000, seed=8, dtype="float64", clamp={"v": v})
+    m = s.run(300, burn_in=50, groups=["h"], batches=100).moments
+    assert z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), m.n_samples * m.n_chains).max() < Z
+
+
+def test_same_seed_same_result_and_threads_do_not_matter():
+    g = rbm(300, 200, scale=0.1)  # big enough that the NumPy backend uses its thread pool
+    runs = []
+    for threads in (1, 2, 1):
+        s = GibbsSampler(g, chains=400, seed=42, threads=threads)
+        s.sweep(5)
+        runs.append(s.get_states())
+        s.backend.close()
+    for r in runs[1:]:
+        assert all(np.array_equal(r[k], runs[0][k]) for k in r)
+    other = GibbsSampler(g, chains=400, seed=43)
+    other.sweep(5)
+    assert not np.array_equal(other.get_states()["h"], runs[0]["h"])
+
+
+def _sweep_peak_bytes(graph, chains):
+    s = GibbsSampler(graph, chains=chains, seed=0)
+    s.sweep(3)  # first sweeps may create lazily sized scratch
+    tracemalloc.start()
+    s.sweep(10)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak, sum(x.nbytes for x in s._states.values())
+
+
+@pytest.mark.parametrize("graph", [rbm(200, 100, scale=0.1), ising(32, 32, J=0.3), mixed_graph()],
+                         ids=["rbm", "lattice", "mixed-sparse"])
+def test_a_sweep_allocates_nothing_that_scales_with_the_state(graph):
+    """Only small Python objects and NumPy's fixed-size iterator buffer (for strided
+    stencil slices, ~100 KB) may appear; nothing grows with chains or units."""
+    small, small_state = _sweep_peak_bytes(graph, 2048)
+    big, big_state = _sweep_peak_bytes(graph, 8192)
+    assert big_state >= 4 * small_state >= 4 * 48 * 1024
+    assert big < 256 * 1024 and big < 1.5 * small + 16 * 1024, (small, big)
+
+
+def test_run_collects_samples_and_moments():
+    g = rbm(6, 4, scale=0.3)
+    s = GibbsSampler(g, chains=10, seed=0)
+    res = s.run(9, burn_in=2, thin=3, collect="samples")
+    assert res.samples["v"].shape == (3, 10, 6) and res.samples["v"].dtype == np.int8
+    assert res.sweeps == 11 and res.unit_updates_per_second > 0
+    res = s.run(5, collect="moments", groups=["h"])
+    assert list(res.moments.mean) == ["h"] and res.moments.n_samples == 5 and res.moments.second is None
+    gi = ising(3, 4)
+    m = GibbsSampler(gi, chains=8, seed=0).run(2, second_moments=True).moments
+    assert m.mean["s"].shape == (3, 4) and m.second.shape == (12, 12)
+
+
+def test_energy_and_states_round_trip(rng):
+    g = mixed_graph()
+    s = GibbsSampler(g, chains=5, seed=0, dtype="float64")
+    s.sweep(2)
+    st = s.get_states()
+    assert np.allclose(s.energy(), g.energy(st))
+    new = {"s": np.ones((5, 5))}
+    s.set_states(new)
+    assert np.array_equal(s.get_states()["s"], np.ones((5, 5)))
+
+
+def test_bad_arguments_are_refused_clearly():
+    g = rbm(4, 3)
+    with pytest.raises(DataError, match="chains must be a positive integer"):
+        GibbsSampler(g, chains=0)
+    with pytest.raises(DataError, match=r"values must be 0 or 1; found 0.3"):
+        GibbsSampler(g, chains=2, clamp={"v": [0.3, 0, 1, 1]})
+    with pytest.raises(DataError, match="has 3 rows, but the sampler runs 2 chains"):
+        GibbsSampler(g, chains=2, clamp={"v": np.zeros((3, 4))})
+    with pytest.raises(DataError, match=r"unknown group\(s\) \['x'\]"):
+        GibbsSampler(g, chains=2, init={"x": 0})
+    with pytest.raises(ValueError, match="dtype must be 'float32' or 'float64'"):
+        GibbsSampler(g, chains=2, dtype="float16")
+    with pytest.raises(ValueError, match="unknown backend 'tpu'"):
+        GibbsSampler(g, chains=2, backend="tpu")
+    with pytest.raises(ValueError, match="collect must be"):
+        GibbsSampler(g, chains=2).run(1, collect="all")
+
+
+def test_progress_bar_runs():
+    s = GibbsSampler(rbm(4, 3), chains=4, seed=0)
+    assert s.run(3, progress=True).sweeps == 3

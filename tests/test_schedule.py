@@ -1,0 +1,84 @@
+"""Block schedules derived by colouring, and checks of user-given blocks."""
+
+import numpy as np
+import pytest
+
+from pgboltz import Bias, Dense, FactorGraph, GibbsSampler, ScheduleError
+from pgboltz.graph.schedule import as_blocks, check_blocks, derive_blocks
+from pgboltz.graph.spec import load_spec
+from pgboltz.models import boltzmann_machine, ising, rbm
+
+from .conftest import GRAPHS
+
+
+def parts(blocks):
+    return [[(p.group, None if p.index is None else p.index.tolist()) for p in b.parts] for b in blocks]
+
+
+def test_rbm_is_two_group_level_blocks_hidden_first():
+    assert parts(derive_blocks(rbm(5, 3))) == [[("h", None)], [("v", None)]]
+
+
+def test_dbm_chain_groups_layers_by_parity():
+    g = FactorGraph("dbm")
+    for name, n in (("v", 6), ("h1", 4), ("h2", 3)):
+        g.add_group(name, n, role="visible" if name == "v" else "hidden")
+    g.add_factor(Dense("v", "h1", np.zeros((6, 4))))
+    g.add_factor(Dense("h1", "h2", np.zeros((4, 3))))
+    assert parts(derive_blocks(g)) == [[("h1", None)], [("v", None), ("h2", None)]]
+
+
+def test_lattices_colour_into_checkerboards_or_three_classes():
+    even = derive_blocks(ising(4, 6))
+    assert len(even) == 2
+    idx = even[0].parts[0].index
+    r, c = np.divmod(idx, 6)
+    assert len(set(((r + c) % 2).tolist())) == 1
+    assert len(derive_blocks(ising(5, 5))) == 3  # odd periodic lattice is not bipartite
+    assert len(derive_blocks(ising(5, 5, periodic=False))) == 2
+
+
+def test_kings_graph_needs_four_colours_and_bm_one_block_per_unit():
+    assert len(derive_blocks(load_spec(GRAPHS / "kings-4x4.toml"))) == 4
+    blocks = derive_blocks(boltzmann_machine(4, 3))
+    assert len(blocks) == 7 and all(len(b.parts[0].index) == 1 for b in blocks)
+
+
+def test_clamped_groups_leave_the_schedule():
+    g = boltzmann_machine(4, 3)
+    blocks = derive_blocks(g, free=["h"])
+    assert {p.group for b in blocks for p in b.parts} == {"h"} and len(blocks) == 3
+
+
+def test_huge_lattices_use_their_checkerboard_without_networkx():
+    g = ising(600, 600)
+    blocks = derive_blocks(g)
+    assert len(blocks) == 2 and sum(len(b.parts[0].index) for b in blocks) == 360_000
+
+
+def test_user_blocks_are_checked():
+    g = rbm(4, 3)
+    assert len(as_blocks(g, [["v"], ["h"]])) == 2
+    with pytest.raises(ScheduleError, match=r"units v\[0\] and h\[0\] are coupled by the dense factor 'W'.* block 0"):
+        as_blocks(g, [["v", "h"]])
+    with pytest.raises(ScheduleError, match=r"unit h\[0\] is in no block"):
+        as_blocks(g, [["v"]])
+    with pytest.raises(ScheduleError, match="already in block 0"):
+        as_blocks(g, [["v"], ["h"], [("v", [1])]])
+    with pytest.raises(ScheduleError, match="'x' does not exist"):
+        as_blocks(g, [["v"], ["h"], ["x"]])
+    with pytest.raises(ScheduleError, match="'v' is clamped"):
+        GibbsSampler(g, chains=2, clamp={"v": np.zeros(4)}, blocks=[["v"], ["h"]])
+    gi = ising(4, 4)
+    with pytest.raises(ScheduleError, match=r"units s\[0,0\] and s\[0,1\] are coupled by the lattice factor"):
+        as_blocks(gi, [[("s", [0, 1])], [("s", list(range(2, 16)))]])
+
+
+def test_every_derived_schedule_passes_the_independence_check():
+    for spec in GRAPHS.glob("*.toml"):
+        g = load_spec(spec)
+        check_blocks(g, derive_blocks(g))
+    g = FactorGraph()
+    g.add_group("a", 3)
+    g.add_factor(Bias("a", np.zeros(3)))
+    assert parts(derive_blocks(g)) == [[("a", None)]]
