@@ -35,12 +35,12 @@ def field_terms(graph, group, index, params, backend, chains):
     return [f.field_term(group, index, params[k], backend, chains) for k, f in factors]
 
 
-def accumulate(terms, states, out):
-    """out = sum of the terms' contributions (0 if there are none)."""
+def accumulate(terms, states, out, rows=slice(None)):
+    """out[rows] = sum of the terms' contributions for chains ``rows`` (0 if there are none)."""
     if not terms:
-        out[...] = 0
+        out[rows] = 0
     for k, term in enumerate(terms):
-        term(states, out, add=k > 0)
+        term(states, out, k > 0, rows)
 
 
 def _flat_states(graph, states, backend):

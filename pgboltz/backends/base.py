@@ -99,6 +99,10 @@ class Backend:
         """Context that silences overflow in exp (intended: exp(+inf field) is handled)."""
         return np.errstate(over="ignore", invalid="ignore")
 
+    def hot_loop(self):
+        """Context entered around a run of sweeps (see NumpyBackend for why it matters there)."""
+        return self.errstate()
+
     def close(self) -> None:
         """Release threads or device resources."""
 

@@ -1,15 +1,23 @@
-"""NumPy backend: BLAS for the products, a small thread pool for the elementwise tail.
+"""NumPy backend: every core runs whole chunks of chains.
 
-On a CPU a Gibbs half-sweep is one GEMM (already multi-threaded by BLAS) plus an
-elementwise tail -- drawing uniforms and turning fields into states -- that NumPy
-runs on one core. Profiling the 784x500 RBM showed the tail costing as much as
-the GEMM, with uniform generation the largest part; splitting the tail over
-row chunks, each with its own generator, runs it on every core. NumPy's
-generators and ufuncs release the GIL, so plain threads suffice.
+On a CPU a Gibbs half-sweep is a GEMM plus an elementwise tail -- drawing uniforms
+and turning fields into states -- that NumPy runs on one core. Profiling the
+784x500 RBM on 2 cores showed the tail costing as much as the GEMM, uniform
+generation being the largest part, and that handing only the tail to threads
+gains little: OpenBLAS's own threads keep spinning after each GEMM and take the
+cores the tail needs.
+
+So chains are split into row chunks and each worker thread runs a chunk's whole
+update -- its share of the GEMM, the bias, its own random stream and the draw --
+while BLAS is held to one thread for the duration of the sweeps (threadpoolctl).
+NumPy's generators, ufuncs and BLAS calls release the GIL, so plain threads
+suffice. Row chunks are independent chains, so no synchronisation is needed
+inside a block.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +27,11 @@ from .base import Backend
 
 #: Below this many elements per call the tail runs inline: threads would cost more than they save.
 PARALLEL_MIN_ELEMENTS = 1 << 16
+
+
+def _quiet(fn, k, rows):
+    with np.errstate(over="ignore", invalid="ignore"):
+        fn(k, rows)
 
 
 class NumpyBackend(Backend):
@@ -32,7 +45,10 @@ class NumpyBackend(Backend):
         super().__init__(seed=seed, dtype=dtype, streams=streams)
         n_cpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         self.threads = max(1, min(self.n_streams, n_cpu if threads is None else int(threads)))
+        #: BLAS threads per worker while sweeping: the cores left over by our own workers
+        self.blas_threads = max(1, n_cpu // self.threads)
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="pgboltz") if self.threads > 1 else None
+        self._blas = None
 
     def _make_generator(self, seed_seq):
         return np.random.Generator(np.random.PCG64(seed_seq))
@@ -54,8 +70,9 @@ class NumpyBackend(Backend):
                 fn(k, rows)
             return
         # Results are bitwise independent of scheduling: chunk k only touches rows k
-        # and only draws from stream k.
-        for f in [self._pool.submit(fn, k, rows) for k, rows in work]:
+        # and only draws from stream k. NumPy's errstate is per thread, so each
+        # worker enters it itself (exp overflowing to inf is intended).
+        for f in [self._pool.submit(_quiet, fn, k, rows) for k, rows in work]:
             f.result()
 
     def map_rows_sized(self, fn, chunks, n_elements: int):
@@ -64,6 +81,17 @@ class NumpyBackend(Backend):
             Backend.map_rows(self, fn, chunks)
         else:
             self.map_rows(fn, chunks)
+
+    def hot_loop(self):
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.errstate())
+        if self._pool is not None:
+            if self._blas is None:
+                from threadpoolctl import ThreadpoolController
+
+                self._blas = ThreadpoolController()
+            stack.enter_context(self._blas.limit(limits=self.blas_threads, user_api="blas"))
+        return stack
 
     def close(self):
         if self._pool is not None:

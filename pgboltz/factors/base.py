@@ -61,14 +61,16 @@ class UnitTerms:
 
 
 class FieldTerm:
-    """A compiled contribution of one factor to one block: ``term(states, out, add)``.
+    """A compiled contribution of one factor to one block: ``term(states, out, add, rows)``.
 
     Writes (``add=False``) or adds (``add=True``) the factor's natural parameters
-    for the block's units into ``out`` of shape ``(chains, n_block)``, with no
-    allocation: any scratch space is owned by the term and made at compile time.
+    for the block's units into ``out[rows]`` (``out`` has shape ``(chains, n_block)``),
+    reading only rows ``rows`` of the states. Chains are independent, so disjoint row
+    chunks can run on different threads. No allocation: scratch space is owned by
+    the term and made at compile time.
     """
 
-    def __call__(self, states: dict, out, add: bool) -> None:  # pragma: no cover - interface
+    def __call__(self, states: dict, out, add: bool, rows=slice(None)) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
 
@@ -149,14 +151,16 @@ class GemmTerm(FieldTerm):
 
     def __init__(self, source: str, matrix, backend, chains: int, n_out: int):
         self.source, self.m, self.xp = source, matrix, backend.xp
-        self.scratch = None
+        self.backend, self.shape = backend, (chains, n_out)
+        self.scratch = None  # made on first use: most GEMM terms write and never need it
 
-    def __call__(self, states, out, add):
+    def __call__(self, states, out, add, rows=slice(None)):
         xp = self.xp
         if not add:
-            xp.matmul(states[self.source], self.m, out=out)
+            xp.matmul(states[self.source][rows], self.m, out=out[rows])
             return
-        if self.scratch is None or self.scratch.shape != out.shape:
-            self.scratch = xp.empty_like(out)  # first call only
-        xp.matmul(states[self.source], self.m, out=self.scratch)
-        out += self.scratch
+        if self.scratch is None:
+            self.scratch = self.backend.empty(self.shape)
+        s = self.scratch[rows]
+        xp.matmul(states[self.source][rows], self.m, out=s)
+        out[rows] += s

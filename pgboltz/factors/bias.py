@@ -11,11 +11,11 @@ class _BiasTerm(FieldTerm):
     def __init__(self, b):
         self.b = b
 
-    def __call__(self, states, out, add):
+    def __call__(self, states, out, add, rows=slice(None)):
         if add:
-            out += self.b
+            out[rows] += self.b
         else:
-            out[...] = self.b
+            out[rows] = self.b
 
 
 class Bias(Factor):

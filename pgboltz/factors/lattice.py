@@ -59,8 +59,8 @@ class _LatticeTerm(FieldTerm):
             self.full = backend.empty((chains,) + shape)
             self.picked = backend.empty((chains, len(index)))
 
-    def _full_field(self, x, out, add):
-        s = self.scratch
+    def _full_field(self, x, out, add, rows):
+        s = self.scratch[rows]
         for k, (J, axis, step) in enumerate(self.dirs):
             if k == 0 and not add:
                 _shift_mul(self.xp, x, J, axis, step, out)
@@ -68,17 +68,19 @@ class _LatticeTerm(FieldTerm):
                 _shift_mul(self.xp, x, J, axis, step, s)
                 out += s
 
-    def __call__(self, states, out, add):
-        x = states[self.group].reshape((-1,) + self.shape)
+    def __call__(self, states, out, add, rows=slice(None)):
+        x = states[self.group][rows].reshape((-1,) + self.shape)
+        out = out[rows]
         if self.index is None:
-            self._full_field(x, out.reshape((-1,) + self.shape), add)
+            self._full_field(x, out.reshape((-1,) + self.shape), add, rows)
             return
-        full = self.full
-        self._full_field(x, full, add=False)
+        full = self.full[rows]
+        self._full_field(x, full, False, rows)
         flat = full.reshape(full.shape[0], -1)
         if add:
-            self.backend.take_columns(flat, self.index, self.picked)
-            out += self.picked
+            picked = self.picked[rows]
+            self.backend.take_columns(flat, self.index, picked)
+            out += picked
         else:
             self.backend.take_columns(flat, self.index, out)
 

@@ -40,8 +40,8 @@ class _EllTerm(FieldTerm):
         self.ws = [backend.asarray(w[:, k]) for k in range(w.shape[1])]
         self.scratch = backend.empty((chains, nbr.shape[0]))
 
-    def __call__(self, states, out, add):
-        take, x, s = self.backend.take_columns, states[self.source], self.scratch
+    def __call__(self, states, out, add, rows=slice(None)):
+        take, x, s, out = self.backend.take_columns, states[self.source][rows], self.scratch[rows], out[rows]
         if not self.cols:
             if not add:
                 out[...] = 0

@@ -5,8 +5,10 @@ One sweep visits the blocks of the schedule in order; for every part of a block
 
 1. sums the compiled field terms of the factors touching it into ``theta``
    (GEMMs, neighbour-list gathers, stencils -- see :mod:`pgboltz.factors`),
-2. draws uniforms and lets the unit type turn ``beta * theta`` into new states,
-   chunk by chunk over the chains (in parallel on the NumPy backend).
+2. draws uniforms and lets the unit type turn ``beta * theta`` into new states.
+
+Both steps run chunk by chunk over the chains -- in parallel threads on the NumPy
+backend, as one chunk on a GPU -- and chunk k always draws from random stream k.
 
 Everything is allocated when the sampler is built; a sweep allocates no arrays.
 Clamped groups keep the values given to them and are left out of the schedule,
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -43,6 +46,7 @@ class _CompiledPart:
         self.index_dev = None if part.index is None else be.asarray(part.index, dtype=np.intp)
         self.chunks = be.chunks(chains)
         self.n_elements = chains * n
+        self.run_chunk = partial(sampler._update_rows, self)
 
 
 @dataclass
@@ -155,18 +159,17 @@ class GibbsSampler:
         return self.backend.to_numpy(total)
 
     # -- sampling ------------------------------------------------------------
-    def _update(self, part):
-        be, xp, beta = self.backend, self.backend.xp, self.beta
-        accumulate(part.terms, self._states, part.theta)
-        theta, noise, out, units = part.theta, part.noise, part.out, part.units
-
-        def draw(k, rows):
-            be.uniform_(k, noise[rows])
-            units.sample_(xp, theta[rows], beta, noise[rows], out[rows])
-
-        be.map_rows_sized(draw, part.chunks, part.n_elements)
+    def _update_rows(self, part, k, rows):
+        """New states for chains ``rows`` of one block part, drawing from stream ``k``."""
+        accumulate(part.terms, self._states, part.theta, rows)
+        self.backend.uniform_(k, part.noise[rows])
+        out = part.out[rows]
+        part.units.sample_(self.backend.xp, part.theta[rows], self.beta, part.noise[rows], out)
         if part.index_dev is not None:
-            self._states[part.group][:, part.index_dev] = out
+            self._states[part.group][rows][:, part.index_dev] = out
+
+    def _update(self, part):
+        self.backend.map_rows_sized(part.run_chunk, part.chunks, part.n_elements)
 
     def _sweep_once(self):
         for block in self._program:
@@ -176,7 +179,7 @@ class GibbsSampler:
 
     def sweep(self, n: int = 1) -> None:
         """Run ``n`` full sweeps (every block once, in schedule order)."""
-        with self.backend.errstate():
+        with self.backend.hot_loop():
             for _ in range(int(n)):
                 self._sweep_once()
 
@@ -200,7 +203,7 @@ class GibbsSampler:
         bar = _progress(burn_in + sweeps, progress, f"Gibbs {self.graph.name}")
         self.backend.synchronize()
         t0 = time.perf_counter()
-        with self.backend.errstate():
+        with self.backend.hot_loop():
             for s in range(burn_in + sweeps):
                 self._sweep_once()
                 if s >= burn_in and (s - burn_in + 1) % thin == 0:

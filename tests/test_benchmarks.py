@@ -1,0 +1,14 @@
+"""The benchmark scripts run (tiny sizes); timings are never asserted in tests."""
+
+import importlib.util
+
+from .conftest import REPO
+
+
+def test_gibbs_rbm_benchmark_runs():
+    spec = importlib.util.spec_from_file_location("gibbs_rbm", REPO / "benchmarks" / "gibbs_rbm.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    results = mod.main(["--quick"])
+    assert "bare-GEMM bound (2 matmuls)" in results and "pgboltz NumPy (default, 4 streams)" in results
+    assert all(t > 0 for t in results.values())
