@@ -155,6 +155,9 @@ def main(argv=None):
     except PgboltzError as exc:
         print(f"pgboltz: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

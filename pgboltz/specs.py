@@ -6,7 +6,6 @@ installed as the package data ``pgboltz.examples``.
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from .errors import SpecError
@@ -16,11 +15,10 @@ DEFAULT_GRAPH = "rbm-784x500"
 
 
 def examples_dir() -> Path:
-    """The folder holding the example specs (installed package data, or ./graphs in a checkout)."""
-    try:
-        return Path(str(resources.files("pgboltz.examples")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "graphs"
+    """The folder holding the example specs: installed package data, or graphs/ of a source checkout."""
+    here = Path(__file__).resolve().parent
+    installed = here / "examples"
+    return installed if installed.is_dir() else here.parent / "graphs"
 
 
 def example_names() -> list[str]:

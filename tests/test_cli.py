@@ -84,3 +84,12 @@ def test_console_script_runs():
     r = subprocess.run([sys.executable, "-m", "pgboltz", "info", "rbm-small"], capture_output=True, text=True)
     assert r.returncode == 0 and "graph rbm-small" in r.stdout
     assert json.loads('"ok"') == "ok"
+
+
+def test_sample_the_784x500_rbm_with_1000_chains(tmp_path, capsys):
+    out = tmp_path / "big.npz"
+    assert main(["sample", str(GRAPHS / "rbm-784x500.toml"), "--chains", "1000", "--sweeps", "5",
+                 "--out", str(out), "--no-progress"]) == 0
+    with np.load(out) as z:
+        assert z["v"].shape == (1, 1000, 28, 28) and z["h"].shape == (1, 1000, 500)
+    assert "1000 chains x 5 sweeps" in capsys.readouterr().out

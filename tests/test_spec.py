@@ -146,3 +146,29 @@ def test_missing_spec_and_unknown_example():
         resolve("nowhere/x.toml")
     with pytest.raises(SpecError, match="neither a spec file nor an example; examples: bm-small"):
         resolve("no-such-example")
+
+
+def test_installed_wheel_ships_the_examples(tmp_path):
+    """Build the wheel and check the examples are inside and found from any folder."""
+    import subprocess
+    import sys
+    import zipfile
+
+    from .conftest import REPO
+
+    pytest.importorskip("setuptools")
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                        "-w", str(tmp_path), str(REPO)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    wheel = next(tmp_path.glob("pgboltz-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for spec in GRAPHS.glob("*.toml"):
+        assert f"pgboltz/examples/{spec.name}" in names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = "import pgboltz.specs as s; print(len(s.example_names()), s.resolve('rbm-small'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(site), "PATH": ""})
+    assert out.returncode == 0, out.stderr
+    count, path = out.stdout.split()
+    assert int(count) == len(list(GRAPHS.glob("*.toml"))) and path.startswith(str(site))

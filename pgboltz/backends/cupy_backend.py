@@ -33,10 +33,13 @@ def import_cupy():
 
 
 class CupyBackend(Backend):
+    """``module`` replaces the imported CuPy (the tests pass a NumPy-backed stand-in
+    with exactly the CuPy calls used here, to exercise this code without a GPU)."""
+
     name = "cupy"
 
-    def __init__(self, seed=0, dtype="float32", device: int | None = None):
-        cupy = import_cupy()
+    def __init__(self, seed=0, dtype="float32", device: int | None = None, module=None):
+        cupy = import_cupy() if module is None else module
         self.xp = cupy
         if device is not None:
             cupy.cuda.Device(int(device)).use()
