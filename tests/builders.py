@@ -6,9 +6,10 @@ from pgboltz import Bias, Dense, FactorGraph, Sparse
 from pgboltz.models import boltzmann_machine, ising, rbm
 
 
-def random_rbm(seed=0, nv=7, nh=5, units="bernoulli"):
+def random_rbm(seed=0, nv=7, nh=5, units="bernoulli", scale=1.0):
     r = np.random.default_rng(seed)
-    return rbm(nv, nh, W=r.normal(0, 1, (nv, nh)), b=r.normal(0, 1, nv), c=r.normal(0, 1, nh), units=units)
+    return rbm(nv, nh, W=r.normal(0, scale, (nv, nh)), b=r.normal(0, scale, nv), c=r.normal(0, scale, nh),
+               units=units)
 
 
 def mixed_graph():
@@ -29,7 +30,10 @@ def mixed_graph():
 
 GRAPH_BUILDERS = {
     "rbm": random_rbm,
-    "spin-rbm": lambda: random_rbm(1, units="spin"),
+    # Spin units double the field (P(s=+1) = sigma(2 theta)): with N(0, 1) weights this RBM is bimodal and
+    # single-site Gibbs needs far more than 300 sweeps to balance the modes (measured: lag-20 autocorrelation
+    # 0.09). Weights of scale 0.5 keep the test about the sampler, not about mixing.
+    "spin-rbm": lambda: random_rbm(1, units="spin", scale=0.5),
     "general-bm": lambda: boltzmann_machine(5, 3, seed=4, scale=0.8),
     # Per-bond random couplings. Kept at |J| ~ 0.4: with N(0, 1) couplings the 4x4 torus is a frustrated
     # spin glass whose single-site Gibbs chains stay trapped for thousands of sweeps (a job for tempering).

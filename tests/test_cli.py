@@ -1,6 +1,5 @@
 """The command line: info, verify, sample; --help reads like the README."""
 
-import json
 import subprocess
 import sys
 
@@ -83,7 +82,6 @@ def test_errors_exit_2_with_a_message(capsys, tmp_path):
 def test_console_script_runs():
     r = subprocess.run([sys.executable, "-m", "pgboltz", "info", "rbm-small"], capture_output=True, text=True)
     assert r.returncode == 0 and "graph rbm-small" in r.stdout
-    assert json.loads('"ok"') == "ok"
 
 
 def test_sample_the_784x500_rbm_with_1000_chains(tmp_path, capsys):

@@ -10,12 +10,15 @@ from pgboltz.conditionals import conditional_prob
 from pgboltz.exact import exact
 from pgboltz.graph.spec import load_spec
 from pgboltz.models import ising, rbm
+from pgboltz.verify import family_z_limit
 
 from .builders import GRAPH_BUILDERS, mixed_graph, random_rbm
 from .conftest import GRAPHS, z_scores
 
-# Tolerance: 4 standard errors per compared quantity. Standard errors are batch
-# means over 100 batches of independent chains (autocorrelation included).
+# Tolerance: 4 standard errors per compared quantity, raised for a family of m quantities to the
+# Bonferroni bound (Student t, 99 dof) with family-wise false-alarm 1e-3: about 4.8 for m = 100.
+# Standard errors are batch means over 100 batches of independent chains (autocorrelation included).
+# Measured over 180 runs with other seeds, a bare 4.0 on the max of ~100 z-scores failed 1.1% of runs.
 Z = 4.0
 
 
@@ -27,25 +30,27 @@ def gibbs_vs_exact(g, dtype, seed, chains=3000, sweeps=300, burn_in=100, beta=1.
     z1 = z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), n_total)
     iu = np.triu_indices(len(ex.mean), 1)
     z2 = z_scores(m.second[iu], ex.second[iu], m.second_se[iu], n_total)
-    return z1.max(), z2.max()
+    return {"means": (z1.max(), family_z_limit(z1.size)), "pairs": (z2.max(), family_z_limit(z2.size))}
+
+
+def assert_within(checks):
+    for what, (z, limit) in checks.items():
+        assert z < limit, f"{what}: max |z| = {z:.2f} >= {limit:.2f}"
 
 
 @pytest.mark.parametrize("name", ["rbm", "spin-rbm", "general-bm", "ising-4x4-periodic", "ising-4x5-open", "mixed"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_gibbs_moments_match_exact(name, dtype):
-    z1, z2 = gibbs_vs_exact(GRAPH_BUILDERS[name](), dtype, seed=11)
-    assert z1 < Z and z2 < Z
+    assert_within(gibbs_vs_exact(GRAPH_BUILDERS[name](), dtype, seed=11))
 
 
 @pytest.mark.parametrize("spec", ["rbm-small", "bm-small", "kings-4x4"])
 def test_gibbs_moments_match_exact_for_specs(spec):
-    z1, z2 = gibbs_vs_exact(load_spec(GRAPHS / f"{spec}.toml"), "float32", seed=5)
-    assert z1 < Z and z2 < Z
+    assert_within(gibbs_vs_exact(load_spec(GRAPHS / f"{spec}.toml"), "float32", seed=5))
 
 
 def test_gibbs_at_another_temperature():
-    z1, z2 = gibbs_vs_exact(mixed_graph(), "float64", seed=2, beta=0.45)
-    assert z1 < Z and z2 < Z
+    assert_within(gibbs_vs_exact(mixed_graph(), "float64", seed=2, beta=0.45))
 
 
 def test_gibbs_detects_a_wrong_sampler(monkeypatch):

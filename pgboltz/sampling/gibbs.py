@@ -36,7 +36,6 @@ class _CompiledPart:
     def __init__(self, sampler, part):
         be, graph, chains = sampler.backend, sampler.graph, sampler.chains
         self.group = part.group
-        self.index = part.index
         self.units = graph.group(part.group).units
         n = part.size(graph)
         self.terms = field_terms(graph, part.group, part.index, sampler._params, be, chains)
@@ -109,7 +108,7 @@ class GibbsSampler:
     def _broadcast(self, g, values, what):
         grp = self.graph.group(g)
         x = np.asarray(values, dtype=np.float64)
-        if x.shape == grp.shape or (x.ndim == 1 and x.size == grp.size and x.shape != (self.chains, grp.size)):
+        if x.shape in (grp.shape, (grp.size,)):  # one state for every chain
             x = np.broadcast_to(x.reshape(grp.shape), (self.chains,) + grp.shape)
         if x.shape[0] != self.chains:
             raise DataError(f"{what}: group {g!r} has {x.shape[0]} rows, but the sampler runs {self.chains} chains")
@@ -134,7 +133,7 @@ class GibbsSampler:
     def _set(self, states):
         flat = self.graph.check_states(states, what="states")
         for g, x in flat.items():
-            if g in self._states:
+            if g in self._states:  # in place: compiled parts hold views of these arrays
                 self._states[g][...] = self.backend.asarray(x)
             else:
                 self._states[g] = self.backend.asarray(x)
