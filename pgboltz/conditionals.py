@@ -14,7 +14,8 @@ which the test-suite checks against the energy for random states.
 
 :func:`compile_part` turns this sum into the list of compiled field terms that the
 Gibbs sampler runs every sweep; :func:`natural_parameters` and
-:func:`conditional_prob` are the same computation for inspection and tests.
+:func:`conditional_prob` are the same computation for inspection and tests;
+:func:`sum_out` sums groups out analytically (free energies, enumeration).
 """
 
 from __future__ import annotations
@@ -78,3 +79,34 @@ def conditional_logit(graph, states, group, beta=1.0):
     grp = graph.group(group)
     theta = natural_parameters(graph, states, group)
     return grp.units.logit(np, theta, beta).reshape((-1,) + grp.shape)
+
+
+def independent_groups(graph, groups) -> bool:
+    """True if no factor couples two units of ``groups`` (within one group or between two)."""
+    gs = set(groups)
+    return not any(c.group_a in gs and c.group_b in gs for f in graph.factors for c in f.couplings())
+
+
+def sum_out(graph, states, summed, beta, params, backend, need_means=False):
+    """log sum over the ``summed`` groups of exp(-beta E), per chain, given ``states`` of all others.
+
+    ``states`` maps the other groups to backend arrays ``(chains, size)``. Returns
+    ``(log_p, means, mean_squares)``; the last two (conditional E[x] and E[x^2] of the
+    summed groups, by group) only when ``need_means``.
+    """
+    xp = backend.xp
+    chains = next(iter(states.values())).shape[0]
+    log_p = xp.zeros(chains, dtype=np.float64)
+    for f, p in zip(graph.factors, params):
+        if not set(f.groups) & set(summed):
+            log_p -= beta * f.energy(xp, states, p)
+    means, squares = {}, {}
+    for g in summed:
+        units = graph.group(g).units
+        theta = backend.empty((chains, graph.group(g).size))
+        accumulate(field_terms(graph, g, None, params, backend, chains), states, theta)
+        log_p += units.log_partition(xp, theta, beta).sum(axis=1)
+        if need_means:
+            means[g] = units.mean(xp, theta, beta)
+            squares[g] = units.mean_square(xp, theta, beta)
+    return log_p, means, squares

@@ -102,9 +102,10 @@ class _Binary(UnitType):
         # x = hi  iff  u * (1 + exp(a)) > 1  with u ~ U[0,1), a = logit.
         # P(u > 1/(1+e^a)) = 1 - sigma(-a) = sigma(a). At a = +inf the product is
         # +inf (> 1); at a = -inf it is u (< 1): exact at any field, one exp.
-        scale = beta * self.gap
-        if scale != 1.0:
-            xp.multiply(theta, scale, out=theta)
+        if np.ndim(beta) or beta * self.gap != 1.0:  # beta may be a (rows, 1) column: one per chain
+            xp.multiply(theta, beta * self.gap if np.ndim(beta) == 0 else beta, out=theta)
+            if np.ndim(beta) and self.gap != 1.0:
+                theta *= self.gap
         xp.exp(theta, out=theta)
         theta += 1.0
         xp.multiply(theta, noise, out=theta)

@@ -48,10 +48,14 @@ class Backend:
         self.n_streams = int(streams)
         if self.n_streams < 1:
             raise ValueError(f"streams must be >= 1, got {streams}")
-        seeds = np.random.SeedSequence(self.seed).spawn(self.n_streams)
+        self.reseed(self.seed)
+
+    def reseed(self, entropy) -> None:
+        """Recreate every random stream from ``entropy`` (an int or a list of ints)."""
+        seeds = np.random.SeedSequence(entropy).spawn(self.n_streams)
         self.streams = [self._make_generator(s) for s in seeds]
         #: a host generator for initial states, independent of the sampling streams
-        self.host_rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x5EED]))
+        self.host_rng = np.random.default_rng(np.random.SeedSequence([*np.atleast_1d(entropy).tolist(), 0x5EED]))
 
     # -- to implement ------------------------------------------------------
     def _make_generator(self, seed_seq):

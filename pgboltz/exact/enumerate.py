@@ -22,7 +22,7 @@ from itertools import combinations
 import numpy as np
 
 from ..backends import get_backend
-from ..conditionals import accumulate, field_terms
+from ..conditionals import independent_groups, sum_out
 from ..errors import TooLargeError
 from ..units import support_size
 
@@ -51,15 +51,6 @@ class ExactResult:
         raise KeyError(group)
 
 
-def _independent(graph, groups):
-    gs = set(groups)
-    for f in graph.factors:
-        for c in f.couplings():
-            if c.group_a in gs and c.group_b in gs:
-                return False
-    return True
-
-
 def choose_summed_groups(graph, free) -> list:
     """The largest (by units) set of free groups that are mutually and internally uncoupled."""
     free = list(free)
@@ -67,7 +58,7 @@ def choose_summed_groups(graph, free) -> list:
     for r in range(len(free), 0, -1):
         for combo in combinations(free, r):
             n = sum(graph.group(g).size for g in combo)
-            if n > best_n and _independent(graph, combo):
+            if n > best_n and independent_groups(graph, combo):
                 best, best_n = list(combo), n
     return best
 
@@ -113,7 +104,6 @@ def exact(graph, beta: float = 1.0, clamp: dict | None = None, second_moments: b
     graph.check_states({g: v for g, v in fixed.items()}, groups=list(fixed), what="clamp")
     s_units = [graph.group(g).units for g in S]
     s_sizes = [graph.group(g).size for g in S]
-    not_t = [k for k, f in enumerate(graph.factors) if not set(f.groups) & set(T)]
     n_free = graph.n_units(free)
     total = 1 << n_enum
 
@@ -126,17 +116,7 @@ def exact(graph, beta: float = 1.0, clamp: dict | None = None, second_moments: b
         rows = stop - start
         states = {g: np.broadcast_to(x, (rows, x.shape[1])) for g, x in fixed.items()}
         states.update(zip(S, _all_states(s_units, s_sizes, start, stop)))
-        logp = np.zeros(rows)
-        for k in not_t:
-            logp -= beta * graph.factors[k].energy(np, states, params[k])
-        cond_means, cond_sq = {}, {}
-        for g in T:
-            units = graph.group(g).units
-            theta = np.empty((rows, graph.group(g).size))
-            accumulate(field_terms(graph, g, None, params, be, rows), states, theta)
-            logp += units.log_partition(np, theta, beta).sum(axis=1)
-            cond_means[g] = units.mean(np, theta, beta)
-            cond_sq[g] = units.mean_square(np, theta, beta)
+        logp, cond_means, cond_sq = sum_out(graph, states, T, beta, params, be, need_means=True)
         new_ref = max(ref, float(logp.max()))
         rescale = np.exp(ref - new_ref) if np.isfinite(ref) else 0.0
         ref = new_ref

@@ -135,6 +135,16 @@ class Factor:
         """Compile this factor's contribution to ``target``'s units ``index`` (None = all)."""
         raise NotImplementedError
 
+    def statistics(self, xp, states: dict, weights) -> dict:
+        """Weighted averages over chains of the sufficient statistics, one per parameter.
+
+        Every factor's energy is linear in its parameters, E_f = -sum_k theta_k * s_k(x),
+        so s_k = -dE_f/dtheta_k and the log-likelihood gradient is
+        d log p(v)/d theta_k = E[s_k | v] - E_model[s_k]   (seed section 1).
+        ``weights`` has shape ``(chains,)`` and sums to 1.
+        """
+        raise NotImplementedError
+
     def unit_terms(self) -> UnitTerms:
         raise NotImplementedError
 

@@ -40,6 +40,9 @@ class Bias(Factor):
     def energy(self, xp, states, params):
         return -(states[self.group] @ params["b"])
 
+    def statistics(self, xp, states, weights):
+        return {"b": weights @ states[self.group]}
+
     def field_term(self, target, index, params, backend, chains):
         b = params["b"] if index is None else backend.asarray(self.params["b"][index])
         return _BiasTerm(b)

@@ -60,6 +60,13 @@ class Dense(Factor):
         e = ((states[a] @ params["W"]) * states[b]).sum(axis=1)
         return -0.5 * e if self.intra else -e
 
+    def statistics(self, xp, states, weights):
+        a, b = self.groups
+        s = (states[a] * weights[:, None]).T @ states[b]
+        if self.intra:  # each pair once, as W_ij = W_ji is one parameter; no self-couplings
+            s = s - xp.diag(xp.diag(s))
+        return {"W": s}
+
     def field_term(self, target, index, params, backend, chains):
         a, b = self.groups
         W = params["W"]

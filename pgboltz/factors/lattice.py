@@ -153,6 +153,13 @@ class Lattice2D(Factor):
         e += (params["J_down"] * x * xp.roll(x, -1, axis=1)).sum(axis=(1, 2))
         return -e
 
+    def statistics(self, xp, states, weights):
+        x = states[self.group].reshape((-1,) + self.shapes[self.group])
+        w = weights[:, None, None]
+        right, down = (xp.asarray(m) for m in self._mask())
+        return {"J_right": (w * x * xp.roll(x, -1, axis=2)).sum(axis=0) * right,
+                "J_down": (w * x * xp.roll(x, -1, axis=1)).sum(axis=0) * down}
+
     def field_term(self, target, index, params, backend, chains):
         if target != self.group:
             raise GraphError(f"{self.label} does not touch group {target!r}")

@@ -113,6 +113,11 @@ class Sparse(Factor):
         j = xp.asarray(self.edges[:, 1])
         return -((states[a][:, i] * states[b][:, j]) @ params["w"])
 
+    def statistics(self, xp, states, weights):
+        a, b = self.groups
+        i, j = xp.asarray(self.edges[:, 0]), xp.asarray(self.edges[:, 1])
+        return {"w": weights @ (states[a][:, i] * states[b][:, j])}
+
     def _rows_for(self, target):
         """(rows in target, source group, cols in source, weights) of every contribution to target."""
         a, b = self.groups

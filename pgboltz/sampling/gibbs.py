@@ -77,8 +77,9 @@ class GibbsSampler:
         Default: derived by colouring (:func:`pgboltz.graph.schedule.derive_blocks`).
     clamp : dict, optional
         ``{group: values}`` held fixed; values of shape ``(chains, *shape)`` or ``shape``.
-    beta : float
-        Inverse temperature: samples from ``P(x) ∝ exp(-beta * E(x))``.
+    beta : float or array of shape (chains,)
+        Inverse temperature: samples from ``P(x) ∝ exp(-beta * E(x))``; one per chain
+        runs chains at different temperatures in one sampler (parallel tempering).
     init : dict, optional
         Initial states of free groups (default: uniform random).
     """
@@ -90,7 +91,7 @@ class GibbsSampler:
         self.graph = graph
         self.chains = int(chains)
         self.backend = get_backend(backend, seed=seed, dtype=dtype, **backend_options)
-        self.beta = float(beta)
+        self.beta = beta
         clamp = dict(clamp or {})
         self.clamped = list(clamp)
         self.free = [g for g in graph.groups if g not in clamp]
@@ -101,8 +102,52 @@ class GibbsSampler:
             self.blocks = derive_blocks(graph, self.free)
         else:
             self.blocks = as_blocks(graph, blocks, self.free)
-        self._program = [[_CompiledPart(self, p) for p in b.parts] for b in self.blocks]
+        self._compile()
         self.sweeps_done = 0
+
+    @property
+    def beta(self):
+        """Inverse temperature: a float, or a host array of one value per chain."""
+        return self._beta if self._beta_col is None else self.backend.to_numpy(self._beta_col[:, 0])
+
+    @beta.setter
+    def beta(self, value):
+        if np.ndim(value) == 0:
+            self._beta, self._beta_col = float(value), None
+            return
+        b = np.asarray(value, dtype=np.float64)
+        if b.shape != (self.chains,):
+            raise DataError(f"beta must be a number or one value per chain ({self.chains},), got shape {b.shape}")
+        if getattr(self, "_beta_col", None) is not None:
+            self._beta_col[:, 0] = self.backend.asarray(b)
+        else:
+            self._beta_col = self.backend.asarray(b[:, None])
+        self._beta = None
+
+    # -- parameters ------------------------------------------------------------
+    def _compile(self):
+        """Build the per-part buffers and field terms (once, and again when parameters held by copy change)."""
+        self._program = [[_CompiledPart(self, p) for p in b.parts] for b in self.blocks]
+        sliced = {p.group for b in self.blocks for p in b.parts if p.index is not None}
+        # factors whose compiled terms hold copies of their parameters rather than the device arrays
+        self._copied = {k for k, f in enumerate(self.graph.factors)
+                        if f.kind in ("sparse", "lattice") or sliced & set(f.groups)}
+
+    def set_factor_params(self, k: int, **arrays) -> None:
+        """Overwrite parameters of factor ``k`` on the device only (the graph keeps its own)."""
+        for name, value in arrays.items():
+            dev = self._params[k][name]
+            dev[...] = self.backend.asarray(np.asarray(value, dtype=np.float64).reshape(dev.shape))
+        if k in self._copied:
+            self._compile()
+
+    def refresh_params(self) -> None:
+        """Copy every factor's parameters from the graph to the device (after a learning step)."""
+        for f, dev in zip(self.graph.factors, self._params):
+            for name, value in f.params.items():
+                dev[name][...] = self.backend.asarray(value)
+        if self._copied:
+            self._compile()
 
     # -- states --------------------------------------------------------------
     def _broadcast(self, g, values, what):
@@ -163,7 +208,8 @@ class GibbsSampler:
         accumulate(part.terms, self._states, part.theta, rows)
         self.backend.uniform_(k, part.noise[rows])
         out = part.out[rows]
-        part.units.sample_(self.backend.xp, part.theta[rows], self.beta, part.noise[rows], out)
+        beta = self._beta if self._beta_col is None else self._beta_col[rows]
+        part.units.sample_(self.backend.xp, part.theta[rows], beta, part.noise[rows], out)
         if part.index_dev is not None:
             self._states[part.group][rows][:, part.index_dev] = out
 
