@@ -37,7 +37,8 @@ def _take(a, indices, axis=None, out=None):  # CuPy's take has no `mode`
 
 def make():
     m = types.SimpleNamespace()
-    for name in ("matmul", "multiply", "exp", "greater", "tanh", "logaddexp", "roll", "zeros", "float64", "intp"):
+    for name in ("matmul", "multiply", "exp", "greater", "tanh", "maximum", "log1p", "abs", "roll", "zeros", "float64",
+                 "intp", "full", "diag"):
         setattr(m, name, getattr(np, name))
     m.ndarray = ndarray
     m.take = _take

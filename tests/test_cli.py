@@ -91,3 +91,39 @@ def test_sample_the_784x500_rbm_with_1000_chains(tmp_path, capsys):
     with np.load(out) as z:
         assert z["v"].shape == (1, 1000, 28, 28) and z["h"].shape == (1, 1000, 500)
     assert "1000 chains x 5 sweeps" in capsys.readouterr().out
+
+
+def test_train_resume_and_evaluate_from_the_command_line(tmp_path, capsys):
+    ck, png = tmp_path / "d.npz", tmp_path / "d"
+    args = ["train", "rbm-digits", "--data", "digits", "--method", "pcd", "--lr", "0.1", "--out", str(ck),
+            "--no-progress", "--save-every", "1"]
+    assert main(args + ["--epochs", "2", "--png", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "epoch    2: reconstruction error" in out and "binarised at pixel (0..16) >= 8" in out
+    for suffix in ("-samples.png", "-filters.png"):
+        assert (tmp_path / f"d{suffix}").read_bytes()[:4] == b"\x89PNG"
+    assert main(args + ["--epochs", "4", "--resume"]) == 0
+    assert "resumed" in capsys.readouterr().out
+    assert main(["evaluate", str(ck), "--data", "digits", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "after 4 epochs of pcd" in out and "exact log-likelihood" in out and "base-rate model -25.248" in out
+
+
+def test_evaluate_a_large_model_uses_ais_with_a_bracket(tmp_path, capsys):
+    from pgboltz.learning import TrainConfig, Trainer
+    from pgboltz.models import rbm
+
+    g = rbm(64, 40, scale=0.05)  # 40 hidden and 64 visible units: too many to enumerate
+    data = (np.random.default_rng(0).random((200, 64)) < 0.3).astype(float)
+    t = Trainer(g, {"v": data}, TrainConfig(batch_size=100, epochs=1))
+    t.save(tmp_path / "big.npz")
+    from pgboltz.estimators import evaluate
+
+    e = evaluate(g, {"v": data}, {"v": data}, ais_runs=20, n_betas=500, reverse_sweeps=50)
+    assert e.method == "ais" and e.interval[0] <= e.log_likelihood <= e.interval[1]
+    assert e.conservative is not None and e.conservative[0] <= e.log_likelihood + 1.0
+
+
+def test_train_refuses_mismatched_data(capsys):
+    assert main(["train", "rbm-small", "--data", "digits", "--epochs", "1", "--no-progress"]) == 2
+    assert "64 pixels" in capsys.readouterr().err

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import DataError, GraphError
 from ..factors import Bias
-from .free_energy import independent_groups, sum_out
+from ..conditionals import accumulate, field_terms, independent_groups
 
 EPS = 1e-3
 
@@ -112,20 +112,43 @@ class _Path:
             aug.add_factor(Bias(g, np.zeros(graph.group(g).size), name=f"__base_{g}"))
         self.sampler = GibbsSampler(aug, chains=runs, backend=backend, seed=seed, dtype=dtype)
         self.be = self.sampler.backend
-        self.params64 = [f.device_params(_f64(self.be)) for f in graph.factors]
-        self.base_dev = {g: self.be.asarray(b, dtype=np.float64) for g, b in self.base.items()}
+        self.base_dev = {g: self.be.asarray(b) for g, b in self.base.items()}
+        n_model = len(graph.factors)  # the sampler's factors: the model's, then the base biases
+        self.visible_only = [k for k in range(n_model) if not set(graph.factors[k].groups) & set(self.hidden)]
+        params = self.sampler._params[:n_model]
+        self.hidden_terms = {h: field_terms(graph, h, None, params, self.be, runs) for h in self.hidden}
+        self.theta_buf = {h: self.be.empty((runs, graph.group(h).size)) for h in self.hidden}
         units = {g: graph.group(g).units for g in self.visible}
         self.log_z0 = float(sum(units[g].log_partition(np, self.base[g]).sum() for g in self.visible))
         self.log_z0 += float(sum(graph.group(h).size * np.log(len(graph.group(h).units.support)) for h in self.hidden))
 
-    def log_f(self, beta):
-        """log f_beta(v) per run for the sampler's current visible states (float64)."""
+    def pieces(self):
+        """For the current visible states: (energy of the factors not touching hidden groups,
+        hidden natural parameters, b_A . v), computed once and reused for several betas.
+
+        Computed with the sampler's own arrays and dtype: binary states are exact, and an
+        error in theta enters a weight difference only through beta_k - beta_(k-1)."""
         xp = self.be.xp
-        v = {g: self.sampler._states[g].astype(np.float64) for g in self.visible}
-        log_p, _, _ = sum_out(self.graph, v, self.hidden, beta, self.params64, _f64(self.be))
-        for g in self.visible:
-            log_p += (1.0 - beta) * (v[g] @ self.base_dev[g])
-        return xp.asarray(log_p)
+        s = self.sampler
+        v = {g: s._states[g] for g in self.visible}
+        e_vis = xp.zeros(s.chains, dtype=np.float64)
+        for k in self.visible_only:
+            e_vis += self.graph.factors[k].energy(xp, v, s._params[k]).astype(np.float64)
+        thetas = {}
+        for h in self.hidden:
+            theta = self.theta_buf[h]
+            accumulate(self.hidden_terms[h], v, theta)
+            thetas[h] = theta.astype(np.float64)
+        dot = sum((v[g] @ self.base_dev[g]).astype(np.float64) for g in self.visible)
+        return e_vis, thetas, dot
+
+    def log_f(self, beta, pieces):
+        """log f_beta(v) per run from :meth:`pieces`."""
+        e_vis, thetas, dot = pieces
+        out = -beta * e_vis + (1.0 - beta) * dot
+        for h, theta in thetas.items():
+            out = out + self.graph.group(h).units.log_partition(self.be.xp, theta, beta).sum(axis=1)
+        return out
 
     def sample_base(self):
         """Exact samples of the base model: visible from b_A, hidden uniform."""
@@ -149,22 +172,7 @@ class _Path:
         s.sweep(1)
 
 
-_F64 = {}
-
-
-def _f64(be):
-    """A float64 NumPy-or-CuPy backend for exact weight arithmetic next to a float32 sampler."""
-    from ..backends import get_backend
-
-    key = (be.name, id(be))
-    if be.dtype == np.float64:
-        return be
-    if key not in _F64:
-        _F64[key] = get_backend(be.name, seed=be.seed, dtype="float64", **({"streams": 1} if be.name == "numpy" else {}))
-    return _F64[key]
-
-
-def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="numpy", dtype="float64",
+def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="numpy", dtype="float32",
         reverse_from: dict | None = None, progress: bool = False) -> AISResult:
     """Estimate log Z of ``graph`` by AIS from the base-rate model ``base`` (``{visible group: biases}``).
 
@@ -183,7 +191,8 @@ def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="
     if reverse_from is None:
         path.sample_base()
         for b_prev, b in zip(betas[:-1], betas[1:]):
-            log_w += path.log_f(b) - path.log_f(b_prev)
+            pieces = path.pieces()
+            log_w += path.log_f(b, pieces) - path.log_f(b_prev, pieces)
             path.transition(b)
             bar.update(1)
         log_w = path.be.to_numpy(log_w)
@@ -192,7 +201,8 @@ def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="
     else:
         path.sampler.set_states(reverse_from)
         for b, b_prev in zip(betas[::-1][:-1], betas[::-1][1:]):  # b > b_prev
-            log_w += path.log_f(b_prev) - path.log_f(b)
+            pieces = path.pieces()
+            log_w += path.log_f(b_prev, pieces) - path.log_f(b, pieces)
             if b_prev > 0:
                 path.transition(b_prev)
             bar.update(1)

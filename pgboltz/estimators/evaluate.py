@@ -56,7 +56,7 @@ def base_rate_log_likelihood(graph, base: dict, data: dict) -> float:
 
 
 def evaluate(graph, data: dict, train: dict, ais_runs: int = 100, n_betas: int = 14500, seed: int = 0,
-             backend="numpy", dtype="float64", reverse: bool = True, reverse_sweeps: int = 1000,
+             backend="numpy", dtype="float32", reverse: bool = True, reverse_sweeps: int = 1000,
              progress: bool = False) -> Evaluation:
     """Average log p(v) over ``data``; ``train`` fits the base-rate model (as in Salakhutdinov & Murray)."""
     base = base_rate_biases(graph, train)

@@ -1,0 +1,222 @@
+"""Learning: exact gradients, stochastic gradients, tempering, training on digits, checkpoints."""
+
+import numpy as np
+import pytest
+
+from pgboltz import GibbsSampler
+from pgboltz.checkpoint import CheckpointError
+from pgboltz.exact import exact, log_z
+from pgboltz.learning import OptimConfig, Tempering, TrainConfig, Trainer, exact_gradient, swap_log_ratio
+from pgboltz.models import boltzmann_machine, rbm
+from pgboltz.verify import family_z_limit
+
+from .builders import GRAPH_BUILDERS, mixed_graph
+
+
+def exact_log_likelihood_by_clamping(g, v, visible="v"):
+    lz = exact(g, second_moments=False).log_z
+    return np.mean([exact(g, clamp={visible: x}, second_moments=False).log_z for x in v]) - lz
+
+
+def _set_param(f, k, idx, value):
+    f.params[k][idx] = value
+    if f.kind == "dense" and f.intra:
+        f.params[k][idx[::-1]] = value
+
+
+@pytest.mark.parametrize("name", ["rbm", "general-bm", "mixed"])
+def test_exact_gradient_equals_finite_differences(name):
+    g = {"rbm": rbm(5, 4, scale=0.5, seed=1), "general-bm": boltzmann_machine(4, 3, seed=2),
+         "mixed": mixed_graph()}[name]
+    r = np.random.default_rng(0)
+    n_v = g.group("v").size
+    v = (r.random((5, n_v)) < 0.5).astype(float)
+    grads = exact_gradient(g, {"v": v})
+    eps, worst = 1e-5, 0.0
+    for f, gr in zip(g.factors, grads):
+        for k, G in gr.items():
+            for idx in list(np.ndindex(f.params[k].shape))[:8]:
+                if f.kind == "dense" and f.intra and idx[0] == idx[1]:
+                    continue
+                old = f.params[k][idx]
+                _set_param(f, k, idx, old + eps)
+                up = exact_log_likelihood_by_clamping(g, v)
+                _set_param(f, k, idx, old - eps)
+                down = exact_log_likelihood_by_clamping(g, v)
+                _set_param(f, k, idx, old)
+                worst = max(worst, abs((up - down) / (2 * eps) - G[idx]))
+    assert worst < 1e-6
+
+
+@pytest.mark.parametrize("name, chains, repeats", [("rbm", 20000, 1), ("general-bm", 200, 40)])
+def test_training_statistics_estimate_the_exact_gradient(name, chains, repeats):
+    """The trainer's positive and negative phases, averaged, give the exact gradient.
+
+    Statistics are means of values in [0, 1]: their standard deviation is at most 0.5, so the
+    standard error is at most 0.5 / sqrt(samples); we allow 4 of them on each side.
+    """
+    g = rbm(5, 4, scale=0.5, seed=1) if name == "rbm" else boltzmann_machine(4, 3, seed=2)
+    v = (np.random.default_rng(0).random((200, g.group("v").size)) < 0.5).astype(float)
+    ex = exact_gradient(g, {"v": v})
+    t = Trainer(g, {"v": v}, TrainConfig(method="pcd", batch_size=200, chains=chains, dtype="float64",
+                                         positive_sweeps=30, seed=3))
+    t.neg.sweep(300)
+    pos = None
+    for _ in range(repeats):
+        p, _ = t._positive({"v": v})
+        pos = p if pos is None else [{k: a[k] + b[k] for k in a} for a, b in zip(pos, p)]
+    pos = [{k: x / repeats for k, x in d.items()} for d in pos]
+    neg = t._negative({"v": v})
+    tol = 4 * 0.5 / np.sqrt(chains) + (4 * 0.5 / np.sqrt(200 * repeats) if t.pos is not None else 0.0)
+    for e, p, q in zip(ex, pos, neg):
+        for k in e:
+            assert np.abs(e[k] - (p[k] - q[k])).max() < tol, (k, np.abs(e[k] - (p[k] - q[k])).max(), tol)
+
+
+def test_swap_acceptance_matches_the_metropolis_ratio():
+    g = GRAPH_BUILDERS["ising-4x4-periodic"]()
+    n = 20000
+    s = GibbsSampler(g, chains=2 * n, seed=0, dtype="float64")
+    betas = np.array([1.0, 0.6])
+    pt = Tempering(s, betas, np.random.default_rng(1))
+    e = s.energy()
+    log_r = swap_log_ratio(1.0, 0.6, e[pt.chain_at[0]], e[pt.chain_at[1]])
+    assert np.allclose(log_r, 0.4 * (e[:n] - e[n:]))
+    expected = np.minimum(1.0, np.exp(log_r))
+    before = pt.chain_at.copy()
+    pt.swap()
+    swapped = pt.chain_at[0] != before[0]
+    # each slot is a Bernoulli(expected) draw: compare the count with its mean and standard error
+    assert abs(swapped.sum() - expected.sum()) < 4 * np.sqrt((expected * (1 - expected)).sum())
+    assert np.all(pt.chain_at[1][swapped] == before[0][swapped])
+    beta = s.beta
+    assert np.all(beta[pt.chain_at[0]] == 1.0) and np.all(beta[pt.chain_at[1]] == 0.6)
+
+
+def test_parallel_tempering_samples_a_spin_glass_that_plain_gibbs_does_not():
+    """N(0, 1) couplings on a 4x4 torus: single-site Gibbs stays trapped for thousands of sweeps."""
+    from pgboltz.models import ising
+
+    r5, r6 = np.random.default_rng(5), np.random.default_rng(6)
+    g = ising(4, 4, J=(r5.normal(size=(4, 4)), r6.normal(size=(4, 4))), field=0.2)
+    ex = exact(g)
+    n, K = 2000, 8
+    s = GibbsSampler(g, chains=n * K, seed=2, dtype="float64")
+    pt = Tempering(s, np.geomspace(1.0, 0.1, K), np.random.default_rng(3))
+    records = []
+    for sweep in range(1200):
+        s.sweep(1)
+        pt.swap()
+        if sweep >= 200 and sweep % 5 == 0:
+            records.append(s.get_states()["s"].reshape(n * K, -1)[pt.chain_at[0]].mean(axis=0))
+    batches = np.array(records).reshape(20, -1, 16).mean(axis=1)  # 20 batches of consecutive records
+    mean, se = batches.mean(axis=0), batches.std(axis=0, ddof=1) / np.sqrt(20)
+    z = np.abs(mean - ex.mean) / se
+    assert z.max() < family_z_limit(16, batches=20)
+    plain = GibbsSampler(g, chains=n, seed=2, dtype="float64").run(1000, burn_in=200, batches=100).moments
+    assert (np.abs(plain.flat_mean() - ex.mean) / plain.flat_mean_se()).max() > 10
+
+
+@pytest.fixture(scope="module")
+def digits_rbm():
+    from pgboltz import data
+    from pgboltz.specs import load
+
+    d = data.digits()
+    g = load("rbm-digits")
+    t = Trainer(g, d.for_graph(g), TrainConfig(method="pcd", epochs=30, batch_size=100,
+                                               optim=OptimConfig(lr=0.1)), d.for_graph(g, "test"))
+    t.fit()
+    return g, d
+
+
+def test_pcd_on_digits_beats_the_base_rate_model(digits_rbm):
+    from pgboltz.estimators import evaluate
+
+    g, d = digits_rbm
+    e = evaluate(g, d.for_graph(g, "test"), d.for_graph(g))
+    assert e.method == "exact"
+    assert e.log_likelihood > e.base_rate + 2.0, (e.log_likelihood, e.base_rate)
+
+
+def test_ais_brackets_the_exact_log_z_of_a_trained_digits_rbm(digits_rbm):
+    from pgboltz.estimators import ais, base_rate_biases
+
+    g, d = digits_rbm
+    lz = log_z(g)
+    base = base_rate_biases(g, d.for_graph(g))
+    fwd = ais(g, base, runs=100, seed=0)  # the default schedule: 14500 betas
+    assert fwd.lower <= lz <= fwd.upper and abs(fwd.log_z - lz) < 0.2, (fwd, lz)
+    s = GibbsSampler(g, chains=100, seed=1, dtype="float64", init={"v": d.for_graph(g)["v"][:100]})
+    s.sweep(1000)
+    rev = ais(g, base, runs=100, seed=2, reverse_from=s.get_states())
+    assert rev.lower <= lz <= rev.upper and abs(rev.log_z - lz) < 0.2, (rev, lz)
+
+
+@pytest.mark.parametrize("method", ["cd", "pcd", "pt"])
+def test_resume_repeats_an_uninterrupted_run_bit_for_bit(method, tmp_path):
+    from pgboltz import data
+    from pgboltz.specs import load
+
+    d = data.digits()
+    cfg = dict(method=method, k=2, epochs=4, batch_size=100, temperatures=3, chains=60 if method != "cd" else None,
+               optim=OptimConfig(lr=0.05, sparsity_target=0.1))
+    g1 = load("rbm-digits")
+    Trainer(g1, d.for_graph(g1), TrainConfig(**cfg)).fit()
+    g2 = load("rbm-digits")
+    t2 = Trainer(g2, d.for_graph(g2), TrainConfig(**cfg))
+    t2.fit(2)
+    t2.save(tmp_path / "ck.npz")
+    t3 = Trainer.resume(tmp_path / "ck.npz", d.for_graph(g2))
+    assert t3.epoch == 2 and len(t3.history) == 2
+    t3.fit()
+    for f1, f3 in zip(g1.factors, t3.graph.factors):
+        for k in f1.params:
+            assert np.array_equal(f1.params[k], f3.params[k]), (method, f1.label, k)
+
+
+def test_bad_checkpoints_are_refused_clearly(tmp_path):
+    from pgboltz.io import save_npz_atomic
+
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        Trainer.resume(tmp_path / "missing.npz", {"v": np.zeros((1, 1))})
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        Trainer.resume(junk, {"v": np.zeros((1, 1))})
+    save_npz_atomic(tmp_path / "plain.npz", {"x": np.zeros(3)})
+    with pytest.raises(CheckpointError, match="not a pgboltz checkpoint"):
+        Trainer.resume(tmp_path / "plain.npz", {"v": np.zeros((1, 1))})
+    save_npz_atomic(tmp_path / "other.npz", {"x": np.zeros(3)}, {"format": "something-else"})
+    with pytest.raises(CheckpointError, match="expected 'pgboltz-checkpoint-1'"):
+        Trainer.resume(tmp_path / "other.npz", {"v": np.zeros((1, 1))})
+    g = rbm(6, 3)
+    data = (np.random.default_rng(0).random((40, 6)) < 0.5).astype(float)
+    t = Trainer(g, {"v": data}, TrainConfig(batch_size=10, epochs=1))
+    t.fit()
+    t.save(tmp_path / "ok.npz")
+    with pytest.raises(CheckpointError, match="trained on 40 examples, but 20 were given"):
+        Trainer.resume(tmp_path / "ok.npz", {"v": data[:20]})
+    # a checkpoint whose optimiser state was cut out
+    with np.load(tmp_path / "ok.npz") as z:
+        arrays = {k: z[k] for k in z.files if not k.startswith("optim/")}
+    import json
+
+    meta = json.loads(str(arrays.pop("meta")))
+    save_npz_atomic(tmp_path / "cut.npz", arrays, meta)
+    with pytest.raises(CheckpointError, match="does not match"):
+        Trainer.resume(tmp_path / "cut.npz", {"v": data})
+
+
+def test_training_refuses_bad_data_and_settings():
+    from pgboltz import DataError
+
+    g = rbm(4, 2)
+    with pytest.raises(DataError, match="values must be 0 or 1"):
+        Trainer(g, {"v": np.full((10, 4), 0.5)})
+    with pytest.raises(DataError, match="fewer than one batch"):
+        Trainer(g, {"v": np.zeros((5, 4))}, TrainConfig(batch_size=10))
+    with pytest.raises(ValueError, match="method must be one of cd, pcd, pt"):
+        TrainConfig(method="sgd")
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        OptimConfig(schedule="cosine")
