@@ -111,6 +111,9 @@ def _parser():
     trn.add_argument("--seed", type=int, default=0)
     trn.add_argument("--out", metavar="FILE", default="checkpoint.npz", help="checkpoint (default checkpoint.npz)")
     trn.add_argument("--save-every", type=int, default=10, metavar="E", help="also checkpoint every E epochs")
+    trn.add_argument("--eval-every", type=int, default=10, metavar="E",
+                     help="print the exact train/test log-likelihood every E epochs when the model is small "
+                          "enough to enumerate (0: never)")
     trn.add_argument("--resume", action="store_true", help="continue from --out up to --epochs")
     trn.add_argument("--png", metavar="PREFIX", help="write PREFIX-samples.png and PREFIX-filters.png")
     trn.add_argument("--no-progress", action="store_true")
@@ -229,6 +232,10 @@ def cmd_train(args):
         extra = f", swap acceptance {m['swap_acceptance']:.2f}" if "swap_acceptance" in m else ""
         recon = m["reconstruction_error"]
         line = f"epoch {m['epoch']:>4}: reconstruction error {recon:.4f}" if recon is not None else f"epoch {m['epoch']:>4}"
+        if args.eval_every and m["epoch"] % args.eval_every == 0:
+            ll = t.exact_log_likelihoods()
+            if ll is not None:
+                extra += ", exact log-likelihood " + ", ".join(f"{k} {v:.3f}" for k, v in ll.items())
         print(line + f" ({m['seconds']:.2f} s){extra}", flush=True)
         if args.save_every and m["epoch"] % args.save_every == 0:
             t.save(args.out)

@@ -97,9 +97,10 @@ def test_train_resume_and_evaluate_from_the_command_line(tmp_path, capsys):
     ck, png = tmp_path / "d.npz", tmp_path / "d"
     args = ["train", "rbm-digits", "--data", "digits", "--method", "pcd", "--lr", "0.1", "--out", str(ck),
             "--no-progress", "--save-every", "1"]
-    assert main(args + ["--epochs", "2", "--png", str(png)]) == 0
+    assert main(args + ["--epochs", "2", "--png", str(png), "--eval-every", "2"]) == 0
     out = capsys.readouterr().out
     assert "epoch    2: reconstruction error" in out and "binarised at pixel (0..16) >= 8" in out
+    assert "exact log-likelihood train -" in out and ", test -" in out
     for suffix in ("-samples.png", "-filters.png"):
         assert (tmp_path / f"d{suffix}").read_bytes()[:4] == b"\x89PNG"
     assert main(args + ["--epochs", "4", "--resume"]) == 0

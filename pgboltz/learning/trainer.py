@@ -174,6 +174,24 @@ class Trainer:
             bar.close()
         return self.history
 
+    def exact_log_likelihoods(self, max_units: int = 20) -> dict | None:
+        """Exact average log-likelihood of the train (and test) data, or None if the model is too large."""
+        from ..errors import TooLargeError
+        from ..estimators import exact_log_likelihood
+        from ..exact import log_z
+
+        try:
+            lz = log_z(self.graph, max_units=max_units)
+        except TooLargeError:
+            return None
+        out = {"train": exact_log_likelihood(self.graph, self.train_states(self.train), lz)}
+        if self.test is not None:
+            out["test"] = exact_log_likelihood(self.graph, self.train_states(self.test), lz)
+        return out
+
+    def train_states(self, flat: dict) -> dict:
+        return {g: x.reshape((-1,) + self.graph.group(g).shape) for g, x in flat.items()}
+
     def reconstruction_error(self, data: dict, limit: int = 2000) -> float | None:
         """Mean squared error of v against E[v | h = E[h | v]] (mean-field reconstruction)."""
         if not self.average_hidden or not independent_groups(self.graph, self.graph.visible):
