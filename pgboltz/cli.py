@@ -173,7 +173,8 @@ def cmd_verify(args):
 
 
 def cmd_sample(args):
-    from .io import as_images, save_npz_atomic, tile, write_png
+    from .io import save_npz_atomic
+    from .pictures import samples_png
     from .sampling import GibbsSampler
 
     graph = load(args.graph)
@@ -197,8 +198,7 @@ def cmd_sample(args):
     print(f"wrote {path} ({', '.join(f'{g}{list(a.shape)}' for g, a in arrays.items())})")
     if args.png:
         g = (graph.visible or list(graph.groups))[0]
-        imgs = as_images(res.final[g][:64], graph.group(g).shape)
-        print(f"wrote {write_png(args.png, tile(imgs, scale=2))} ({len(imgs)} final states of {g})")
+        print(f"wrote {samples_png(args.png, graph, res.final)} (final states of {g})")
     return 0
 
 

@@ -28,6 +28,15 @@ from .base import Backend
 #: Below this many elements per call the tail runs inline: threads would cost more than they save.
 PARALLEL_MIN_ELEMENTS = 1 << 16
 
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """One process-wide pool per size, shared by every backend (samplers, trainers, AIS)."""
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix=f"pgboltz{threads}")
+    return _POOLS[threads]
+
 
 def _quiet(fn, k, rows):
     with np.errstate(over="ignore", invalid="ignore"):
@@ -47,7 +56,7 @@ class NumpyBackend(Backend):
         self.threads = max(1, min(self.n_streams, n_cpu if threads is None else int(threads)))
         #: BLAS threads per worker while sweeping: the cores left over by our own workers
         self.blas_threads = max(1, n_cpu // self.threads)
-        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="pgboltz") if self.threads > 1 else None
+        self._pool = _pool(self.threads) if self.threads > 1 else None
         self._blas = None
 
     def _make_generator(self, seed_seq):
@@ -94,6 +103,4 @@ class NumpyBackend(Backend):
         return stack
 
     def close(self):
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        self._pool = None  # the pool is shared; this backend just stops using it
