@@ -153,8 +153,14 @@ def cmd_verify(args):
     for name in names:
         graph = load(name)
         if not args.graphs and graph.n_units() > DEFAULT_VERIFY_UNITS:
-            print(f"verify {graph.name}: skipped by default ({graph.n_units()} units); "
-                  f"run `pgboltz verify {name}` to check it\n")
+            from .exact.cost import treewidth_lower_bound
+            from .exact.pgmpy_bridge import MAX_ENTRIES
+
+            if 2.0 ** (treewidth_lower_bound(graph, graph.groups) + 1) > MAX_ENTRIES:
+                why = "too large for exact inference; its training and AIS are checked instead"
+            else:
+                why = f"run `pgboltz verify {name}` to check it (slower)"
+            print(f"verify {graph.name}: skipped by default ({graph.n_units()} units); {why}\n")
             continue
         t0 = time.perf_counter()
         try:

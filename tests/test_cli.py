@@ -17,7 +17,7 @@ def test_help_lists_the_commands_of_the_readme(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     readme = (REPO / "README.md").read_text()
-    for cmd in ("info", "verify", "sample"):
+    for cmd in ("info", "verify", "sample", "train", "evaluate"):
         assert f"pgboltz {cmd}" in readme and cmd in out
     assert "rbm-784x500" in out
 
