@@ -208,6 +208,14 @@ def test_bad_checkpoints_are_refused_clearly(tmp_path):
         Trainer.resume(tmp_path / "cut.npz", {"v": data})
 
 
+def test_general_bm_trains_with_a_progress_bar():
+    """No reconstruction error exists for a BM with lateral couplings; the progress bar copes."""
+    g = boltzmann_machine(4, 3, seed=1)
+    data = (np.random.default_rng(0).random((20, 4)) < 0.5).astype(float)
+    history = Trainer(g, {"v": data}, TrainConfig(batch_size=10, epochs=2)).fit(progress=True)
+    assert [m["epoch"] for m in history] == [1, 2] and history[-1]["reconstruction_error"] is None
+
+
 def test_training_refuses_bad_data_and_settings():
     from pgboltz import DataError
 

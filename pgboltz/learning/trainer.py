@@ -168,7 +168,8 @@ class Trainer:
             if callback is not None:
                 callback(self, m)
             if bar is not None:
-                bar.set_postfix(recon=f"{m['reconstruction_error']:.4f}")
+                if m["reconstruction_error"] is not None:
+                    bar.set_postfix(recon=f"{m['reconstruction_error']:.4f}")
                 bar.update(1)
         if bar is not None:
             bar.close()
