@@ -47,3 +47,16 @@ def load_checkpoint(path) -> tuple[dict, dict]:
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
     return arrays, meta
+
+
+def load_model(path):
+    """(graph, arrays, meta) from a checkpoint; the graph is rebuilt from its structure and parameters."""
+    from .errors import GraphError
+    from .graph.serialize import graph_from_dict
+
+    arrays, meta = load_checkpoint(path)
+    try:
+        graph = graph_from_dict(meta["graph"], arrays)
+    except (KeyError, TypeError, ValueError, GraphError) as exc:
+        raise CheckpointError(f"{path}: the checkpoint's graph cannot be rebuilt ({exc})") from None
+    return graph, arrays, meta

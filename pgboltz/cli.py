@@ -215,12 +215,12 @@ def cmd_train(args):
 
     data = load_data(args.data)
     if args.resume:
-        from .checkpoint import load_checkpoint
-        from .graph.serialize import graph_from_dict
+        from .checkpoint import load_model
 
-        arrays, meta = load_checkpoint(args.out)
-        graph = graph_from_dict(meta["graph"], arrays)
-        trainer = Trainer.resume(args.out, data.for_graph(graph), data.for_graph(graph, "test"), epochs=args.epochs)
+        loaded = load_model(args.out)
+        graph = loaded[0]
+        trainer = Trainer.from_checkpoint(args.out, loaded, data.for_graph(graph), data.for_graph(graph, "test"),
+                                          epochs=args.epochs)
         print(f"resumed {args.out} at epoch {trainer.epoch}")
     else:
         graph = load(args.graph)
@@ -261,13 +261,11 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
-    from .checkpoint import load_checkpoint
+    from .checkpoint import load_model
     from .data import load as load_data
     from .estimators import evaluate
-    from .graph.serialize import graph_from_dict
 
-    arrays, meta = load_checkpoint(args.checkpoint)
-    graph = graph_from_dict(meta["graph"], arrays)
+    graph, _, meta = load_model(args.checkpoint)
     data = load_data(args.data)
     t0 = time.perf_counter()
     result = evaluate(graph, data.for_graph(graph, args.split), data.for_graph(graph), ais_runs=args.ais_runs,

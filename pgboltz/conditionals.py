@@ -87,25 +87,26 @@ def independent_groups(graph, groups) -> bool:
     return not any(c.group_a in gs and c.group_b in gs for f in graph.factors for c in f.couplings())
 
 
-def sum_out(graph, states, summed, beta, params, backend, need_means=False):
+def sum_out(graph, states, summed, beta, params, backend, need_means=False, need_log_p=True):
     """log sum over the ``summed`` groups of exp(-beta E), per chain, given ``states`` of all others.
 
     ``states`` maps the other groups to backend arrays ``(chains, size)``. Returns
     ``(log_p, means, mean_squares)``; the last two (conditional E[x] and E[x^2] of the
-    summed groups, by group) only when ``need_means``.
+    summed groups, by group) only when ``need_means``; ``log_p`` is None unless ``need_log_p``.
     """
     xp = backend.xp
     chains = next(iter(states.values())).shape[0]
-    log_p = xp.zeros(chains, dtype=np.float64)
+    log_p = xp.zeros(chains, dtype=np.float64) if need_log_p else None
     for f, p in zip(graph.factors, params):
-        if not set(f.groups) & set(summed):
+        if need_log_p and not set(f.groups) & set(summed):
             log_p -= beta * f.energy(xp, states, p)
     means, squares = {}, {}
     for g in summed:
         units = graph.group(g).units
         theta = backend.empty((chains, graph.group(g).size))
         accumulate(field_terms(graph, g, None, params, backend, chains), states, theta)
-        log_p += units.log_partition(xp, theta, beta).sum(axis=1)
+        if need_log_p:
+            log_p += units.log_partition(xp, theta, beta).sum(axis=1)
         if need_means:
             means[g] = units.mean(xp, theta, beta)
             squares[g] = units.mean_square(xp, theta, beta)

@@ -79,16 +79,20 @@ def tile(images: np.ndarray, cols: int | None = None, pad: int = 1, scale: int =
     return grid
 
 
-def as_images(x: np.ndarray, shape) -> np.ndarray:
-    """Reshape ``(n, *shape)`` states to ``(n, h, w)`` for pictures (square-ish for 1-D groups)."""
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+def image_shape(shape) -> tuple:
+    """(h, w) to draw a group of this shape: itself if 2-D, else the most square factorisation."""
     if len(shape) == 2:
-        h, w = shape
-    else:
-        n = x.shape[1]
-        h = int(np.floor(np.sqrt(n)))
-        while n % h:
-            h -= 1
-        w = n // h
+        return tuple(shape)
+    n = int(np.prod(shape))
+    h = int(np.floor(np.sqrt(n)))
+    while n % h:
+        h -= 1
+    return (h, n // h)
+
+
+def as_images(x: np.ndarray, shape) -> np.ndarray:
+    """Reshape ``(n, *shape)`` states to ``(n, h, w)`` for pictures, scaled to [0, 1]."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    h, w = image_shape(shape)
     lo, hi = x.min(initial=0.0), x.max(initial=1.0)
     return ((x - lo) / (hi - lo if hi > lo else 1.0)).reshape(len(x), h, w)

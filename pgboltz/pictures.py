@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .io import as_images, tile, write_png
+from .io import as_images, image_shape, tile, write_png
 
 
 def _scale(image_shape, target=64):
@@ -29,16 +29,6 @@ def filters_png(path, graph, n: int = 100):
             cols = W[:, :n].T
             lo = cols.min(axis=1, keepdims=True)
             hi = cols.max(axis=1, keepdims=True)
-            imgs = ((cols - lo) / np.where(hi > lo, hi - lo, 1.0)).reshape((-1,) + _image_shape(graph.group(vis).shape))
+            imgs = ((cols - lo) / np.where(hi > lo, hi - lo, 1.0)).reshape((-1,) + image_shape(graph.group(vis).shape))
             return write_png(path, tile(imgs, scale=_scale(imgs.shape[1:])))
     return None
-
-
-def _image_shape(shape):
-    if len(shape) == 2:
-        return shape
-    n = int(np.prod(shape))
-    h = int(np.floor(np.sqrt(n)))
-    while n % h:
-        h -= 1
-    return (h, n // h)

@@ -27,11 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..conditionals import accumulate, field_terms, independent_groups
 from ..errors import DataError, GraphError
 from ..factors import Bias
-from ..conditionals import accumulate, field_terms, independent_groups
-
-EPS = 1e-3
 
 
 @dataclass
@@ -69,11 +67,6 @@ def base_rate_biases(graph, data: dict, smoothing: float = 1.0) -> dict:
         p = ((x == hi).sum(axis=0) + smoothing) / (x.shape[0] + 2 * smoothing)
         out[g] = np.log(p / (1 - p)) / (hi - lo)  # P(hi) = sigma(theta * (hi - lo))
     return out
-
-
-def _log_mean_exp(a):
-    m = a.max()
-    return m + np.log(np.mean(np.exp(a - m)))
 
 
 def _interval(log_w, log_z0):
@@ -161,7 +154,7 @@ class _Path:
                 states[g] = np.where(rng.random((self.sampler.chains, grp.size)) < p, units.support[1], units.support[0])
             else:
                 states[g] = units.init_states(rng, (self.sampler.chains, grp.size))
-        self.sampler.set_states({g: s.reshape((-1,) + self.graph.group(g).shape) for g, s in states.items()})
+        self.sampler.set_states(states)  # flat (runs, size) arrays are accepted as they are
 
     def transition(self, beta):
         """One Gibbs sweep leaving f_beta invariant (beta > 0)."""

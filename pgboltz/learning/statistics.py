@@ -22,7 +22,7 @@ from ..conditionals import independent_groups, sum_out
 from ..errors import TooLargeError
 
 
-def factor_statistics(graph, states: dict, weights, backend, params=None) -> list:
+def factor_statistics(graph, states: dict, weights, backend) -> list:
     """[{param: weighted average statistic}] per factor, as host float64 arrays."""
     xp = backend.xp
     out = []
@@ -35,7 +35,7 @@ def factor_statistics(graph, states: dict, weights, backend, params=None) -> lis
 def mean_field_hidden(graph, visible: dict, hidden, params, backend):
     """States with every hidden group replaced by E[h | v] (exact when the hidden groups are independent)."""
     states = dict(visible)
-    _, means, _ = sum_out(graph, visible, hidden, 1.0, params, backend, need_means=True)
+    _, means, _ = sum_out(graph, visible, hidden, 1.0, params, backend, need_means=True, need_log_p=False)
     states.update(means)
     return states
 

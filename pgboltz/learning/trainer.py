@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..checkpoint import CheckpointError, load_model, save_checkpoint
 from ..conditionals import accumulate, field_terms, independent_groups
 from ..errors import DataError
-from ..graph.serialize import graph_from_dict, graph_to_dict
+from ..graph.serialize import graph_to_dict
 from ..sampling import GibbsSampler
 from .optim import SGD, OptimConfig
 from .statistics import can_average_hidden, factor_statistics, mean_field_hidden, uniform_weights
@@ -101,7 +101,7 @@ class Trainer:
             states = mean_field_hidden(self.graph, vis, self.hidden, self.neg._params, self.be)
             n = next(iter(batch.values())).shape[0]
             return factor_statistics(self.graph, states, uniform_weights(xp, n), self.be), states
-        self.pos.set_states({g: x.reshape((-1,) + self.graph.group(g).shape) for g, x in batch.items()})
+        self.pos.set_states(batch)
         self.pos.sweep(self.config.positive_sweeps)
         n = self.pos.chains
         return factor_statistics(self.graph, self.pos._states, uniform_weights(xp, n), self.be), self.pos._states
@@ -109,7 +109,7 @@ class Trainer:
     def _negative(self, batch):
         c, s = self.config, self.neg
         if c.method == "cd":
-            s.set_states({g: x.reshape((-1,) + self.graph.group(g).shape) for g, x in batch.items()})
+            s.set_states(batch)
         for _ in range(c.k):
             s.sweep(1)
             if self.tempering is not None:
@@ -132,7 +132,7 @@ class Trainer:
             self.pos.refresh_params()
 
     # -- epochs -------------------------------------------------------------------
-    def run_epoch(self, progress=False) -> dict:
+    def run_epoch(self) -> dict:
         c = self.config
         t0 = time.perf_counter()
         for s in (self.neg, self.pos):
@@ -185,13 +185,10 @@ class Trainer:
             lz = log_z(self.graph, max_units=max_units)
         except TooLargeError:
             return None
-        out = {"train": exact_log_likelihood(self.graph, self.train_states(self.train), lz)}
+        out = {"train": exact_log_likelihood(self.graph, self.train, lz)}
         if self.test is not None:
-            out["test"] = exact_log_likelihood(self.graph, self.train_states(self.test), lz)
+            out["test"] = exact_log_likelihood(self.graph, self.test, lz)
         return out
-
-    def train_states(self, flat: dict) -> dict:
-        return {g: x.reshape((-1,) + self.graph.group(g).shape) for g, x in flat.items()}
 
     def reconstruction_error(self, data: dict, limit: int = 2000) -> float | None:
         """Mean squared error of v against E[v | h = E[h | v]] (mean-field reconstruction)."""
@@ -227,12 +224,17 @@ class Trainer:
     @classmethod
     def resume(cls, path, train: dict, test: dict | None = None, epochs: int | None = None) -> "Trainer":
         """Rebuild a trainer from a checkpoint; ``train`` must be the data it was trained on."""
-        arrays, meta = load_checkpoint(path)
+        return cls.from_checkpoint(path, load_model(path), train, test, epochs)
+
+    @classmethod
+    def from_checkpoint(cls, path, loaded, train: dict, test: dict | None = None,
+                        epochs: int | None = None) -> "Trainer":
+        """Like :meth:`resume`, from what :func:`~pgboltz.checkpoint.load_model` returned for ``path``."""
+        graph, arrays, meta = loaded
         try:
-            graph = graph_from_dict(meta["graph"], arrays)
             config = TrainConfig(**meta["config"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path}: the checkpoint's graph or config cannot be rebuilt ({exc})") from None
+            raise CheckpointError(f"{path}: the checkpoint's config cannot be rebuilt ({exc})") from None
         if epochs is not None:
             config.epochs = int(epochs)
         t = cls(graph, train, config, test)
@@ -241,7 +243,7 @@ class Trainer:
                                   "resume with the same data")
         try:
             t.opt.load_state({k[len("optim/"):]: v for k, v in arrays.items() if k.startswith("optim/")})
-            t.neg.set_states({g: arrays[f"chains/{g}"].reshape((-1,) + graph.group(g).shape) for g in graph.groups})
+            t.neg.set_states({g: arrays[f"chains/{g}"] for g in graph.groups})
             if t.tempering is not None:
                 t.tempering.chain_at[...] = arrays["tempering/chain_at"]
                 t.tempering.accepted[...] = arrays["tempering/accepted"]
