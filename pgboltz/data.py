@@ -51,8 +51,7 @@ class Dataset:
         if grp.size != int(np.prod(self.shape)):
             raise DataError(f"{self.name} images have {int(np.prod(self.shape))} pixels ({'x'.join(map(str, self.shape))}) "
                             f"but group {vis[0]!r} of {graph.name!r} has {grp.size} units")
-        lo, hi = grp.units.support
-        return {vis[0]: (lo + (hi - lo) * x).reshape((len(x),) + grp.shape)}
+        return {vis[0]: grp.units.from_unit_interval(x).reshape((len(x),) + grp.shape)}
 
 
 def _split(x, y, n_test, name, threshold):

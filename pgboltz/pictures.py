@@ -20,12 +20,12 @@ def samples_png(path, graph, states: dict, n: int = 64):
 
 
 def filters_png(path, graph, n: int = 100):
-    """Receptive fields: the weights from each hidden unit to the first visible group, one tile each,
-    each scaled to its own range (dense factors between a visible and a hidden group)."""
+    """Receptive fields onto the first visible group, one tile each, each scaled to its own range
+    (from the first factor whose :meth:`~pgboltz.factors.Factor.filters` hook gives them)."""
     vis = graph.visible[0]
     for f in graph.factors:
-        if f.kind == "dense" and not f.intra and vis in f.groups:
-            W = f.params["W"] if f.groups[0] == vis else f.params["W"].T  # (n_visible, n_hidden)
+        W = f.filters(vis)  # (n_visible, n_filters) or None
+        if W is not None:
             cols = W[:, :n].T
             lo = cols.min(axis=1, keepdims=True)
             hi = cols.max(axis=1, keepdims=True)

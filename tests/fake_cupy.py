@@ -23,6 +23,13 @@ class _Generator:
     def __init__(self, seed):
         self._g = np.random.default_rng(seed)
 
+    def standard_normal(self, size=None, dtype=np.float64, out=None):  # CuPy's signature
+        if out is None:
+            return _wrap(self._g.standard_normal(size, dtype=dtype))
+        assert out.flags.c_contiguous and tuple(size) == out.shape and np.dtype(dtype) == out.dtype
+        self._g.standard_normal(out=out.view(np.ndarray), dtype=out.dtype.type)
+        return out
+
     def random(self, size=None, dtype=np.float64, out=None):  # CuPy's signature
         if out is None:
             return _wrap(self._g.random(size, dtype=dtype))
@@ -38,7 +45,8 @@ def _take(a, indices, axis=None, out=None):  # CuPy's take has no `mode`
 def make():
     m = types.SimpleNamespace()
     for name in ("matmul", "multiply", "exp", "greater", "tanh", "maximum", "log1p", "abs", "roll", "zeros", "float64",
-                 "intp", "full", "diag"):
+                 "intp", "full", "diag", "ascontiguousarray", "concatenate", "sqrt", "divide", "isfinite",
+                 "cumsum", "arange", "where", "zeros_like", "swapaxes", "diagonal", "log", "linalg"):
         setattr(m, name, getattr(np, name))
     m.ndarray = ndarray
     m.take = _take

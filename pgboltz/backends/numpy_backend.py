@@ -65,6 +65,9 @@ class NumpyBackend(Backend):
     def uniform_(self, stream, out):
         self.streams[stream].random(out=out, dtype=out.dtype.type)
 
+    def normal_(self, stream, out):
+        self.streams[stream].standard_normal(out=out, dtype=out.dtype.type)
+
     def take_columns(self, a, indices, out):
         # NumPy's default mode='raise' silently buffers `out` through a temporary.
         np.take(a, indices, axis=1, out=out, mode="clip")

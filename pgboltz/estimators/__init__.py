@@ -1,10 +1,10 @@
 """Estimators: free energies, exact log-likelihoods, AIS (forward and reverse). They never train."""
 
-from ..conditionals import independent_groups
-from .ais import AISResult, ais, base_rate_biases, default_betas
+from ..model import independent_groups
+from .ais import AISResult, ais, base_rate_biases, default_betas, summed_groups
 from .evaluate import Evaluation, base_rate_log_likelihood, evaluate
 from .free_energy import free_energy
 from .likelihood import exact_log_likelihood
 
 __all__ = ["free_energy", "independent_groups", "exact_log_likelihood", "ais", "AISResult", "base_rate_biases",
-           "default_betas", "evaluate", "Evaluation", "base_rate_log_likelihood"]
+           "default_betas", "summed_groups", "evaluate", "Evaluation", "base_rate_log_likelihood"]

@@ -1,14 +1,16 @@
 """Annealed importance sampling for log Z, forward and reverse (a bracket).
 
-The path from a base-rate model A (independent visible units with biases b_A
-fitted to the data, hidden units uniform) to the model B is
+The states are split into *kept* groups K and a set T of groups that are summed
+out analytically, independent given K (an RBM's hidden layer; a DBM's odd layers).
+The path from a base model A (independent units: visible groups with biases
+fitted to the data, other kept groups uniform or standard normal) to the model B is
 
-    f_beta(v) = exp((1 - beta) b_A^T v) * sum_h exp(-beta E_B(v, h)),   beta: 0 -> 1
+    f_beta(x_K) = exp(-(1 - beta) E_A(x_K)) * sum_{x_T} exp(-beta E_B(x_K, x_T)),   beta: 0 -> 1
 
-with the hidden groups summed out analytically (Salakhutdinov & Murray 2008).
-Z_0 = prod_i Z_i(b_A) * |support|^(n_hidden) is known. Each transition is one
-blocked Gibbs sweep that leaves f_beta invariant: the model's factors at inverse
-temperature beta plus a bias (1 - beta)/beta * b_A on the visible units.
+(Salakhutdinov & Murray 2008). Z_0 = prod_i Z_i(A) * |support|^(units of T) is known.
+Each transition is one blocked Gibbs sweep that leaves f_beta invariant: the model's
+factors at inverse temperature beta plus base factors (a bias, and a precision for
+Gaussian units) scaled by (1 - beta)/beta on the kept groups.
 
 * **forward** AIS (x_0 from the base model, beta rising) gives
   Z_hat = Z_0 * mean(w) with E[Z_hat] = Z, so log Z_hat is a stochastic *lower*
@@ -24,12 +26,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 
-from ..conditionals import accumulate, field_terms, independent_groups
 from ..errors import DataError, GraphError
-from ..factors import Bias
+from ..factors import Bias, Quadratic
+from ..model import independent_groups
 
 
 @dataclass
@@ -58,15 +61,32 @@ def default_betas(n: int = 14500) -> np.ndarray:
                            np.linspace(0.9, 1.0, n3)])
 
 
+def summed_groups(graph) -> list:
+    """The largest (by units) set of non-visible groups of finite support that are independent given the rest."""
+    joint = {g for _, js in graph.joint_sets() for g in js}
+    cand = [g for g in graph.groups if graph.group(g).role == "hidden" and g not in joint
+            and graph.group(g).units.support is not None]
+    best, best_n = [], 0
+    for r in range(len(cand), 0, -1):
+        for combo in combinations(cand, r):
+            n = graph.n_units(combo)
+            if n > best_n and independent_groups(graph, combo):
+                best, best_n = list(combo), n
+    return best
+
+
 def base_rate_biases(graph, data: dict, smoothing: float = 1.0) -> dict:
-    """Visible biases of the base-rate model: each unit's data frequency, smoothed, as a natural parameter."""
+    """The base model's natural parameters per visible group, fitted to ``data`` by each unit type:
+    ``{group: linear}`` for binary units, ``{group: {slot: array}}`` for units with several slots."""
     out = {}
     for g, x in graph.check_states(data, groups=graph.visible, what="data").items():
-        units = graph.group(g).units
-        lo, hi = units.support
-        p = ((x == hi).sum(axis=0) + smoothing) / (x.shape[0] + 2 * smoothing)
-        out[g] = np.log(p / (1 - p)) / (hi - lo)  # P(hi) = sigma(theta * (hi - lo))
+        field = graph.group(g).units.base_rate(x, smoothing)
+        out[g] = field["linear"] if list(field) == ["linear"] else field
     return out
+
+
+def _as_field(value) -> dict:
+    return dict(value) if isinstance(value, dict) else {"linear": np.asarray(value, dtype=np.float64).reshape(-1)}
 
 
 def _interval(log_w, log_z0):
@@ -78,91 +98,108 @@ def _interval(log_w, log_z0):
 
 
 class _Path:
-    """The annealing path over one graph: log f_beta(v) and transitions at beta."""
+    """The annealing path over one graph: log f_beta(x_K) and transitions at beta."""
 
     def __init__(self, graph, base, runs, seed, backend, dtype):
         from ..graph import FactorGraph
         from ..sampling import GibbsSampler
 
+        if graph.inputs:
+            raise GraphError(f"AIS estimates one partition function; {graph.name!r} has input groups "
+                             f"({', '.join(graph.inputs)}), so Z depends on their values -- clamp them in a copy")
         self.visible = list(graph.visible)
-        self.hidden = [g for g in graph.groups if g not in self.visible]
         if not self.visible:
             raise GraphError(f"AIS needs visible groups; {graph.name!r} has none (set role = \"visible\")")
-        if not independent_groups(graph, self.hidden):
-            raise GraphError(f"AIS here sums the hidden groups of {graph.name!r} out, so they must be independent "
-                             "given the visible ones (true for RBMs)")
+        self.summed = summed_groups(graph)
+        self.kept = [g for g in graph.groups if g not in self.summed]
         self.graph = graph
-        self.base = {g: np.asarray(base[g], dtype=np.float64).reshape(-1) for g in self.visible}
-        # the model's factors plus one bias per visible group carrying the base model
+        self.base = {}
+        for g in self.kept:
+            units = graph.group(g).units
+            given = _as_field(base[g]) if g in base else units.base_rate(None)
+            self.base[g] = {s: (None if v is None else np.asarray(v, dtype=np.float64).reshape(-1))
+                            for s, v in given.items()}
+            if units.support is None and self.base[g].get("precision") is None:
+                self.base[g] = {"linear": np.zeros(graph.group(g).size), "precision": np.ones(graph.group(g).size)}
+        # the model's factors, then base factors on the kept groups: a bias, and a precision for Gaussian units
         aug = FactorGraph(graph.name + "+base")
         for g, grp in graph.groups.items():
             aug.add_group(g, grp.shape, grp.units, grp.role)
         for f in graph.factors:
             aug.add_factor(f)
-        self.base_factor = {}
-        for g in self.visible:
-            self.base_factor[g] = len(aug.factors)
-            aug.add_factor(Bias(g, np.zeros(graph.group(g).size), name=f"__base_{g}"))
+        self.n_model = len(graph.factors)
+        self.base_factors = []  # (factor index, group, slot)
+        for g, field in self.base.items():
+            n = graph.group(g).size
+            if field.get("linear") is not None:
+                self.base_factors.append((len(aug.factors), g, "linear"))
+                aug.add_factor(Bias(g, np.zeros(n), name=f"__base_{g}"))
+            if field.get("precision") is not None:
+                self.base_factors.append((len(aug.factors), g, "precision"))
+                aug.add_factor(Quadratic(g, np.zeros(n), name=f"__base_precision_{g}"))
         self.sampler = GibbsSampler(aug, chains=runs, backend=backend, seed=seed, dtype=dtype)
+        self.model = self.sampler.model
         self.be = self.sampler.backend
-        self.base_dev = {g: self.be.asarray(b) for g, b in self.base.items()}
-        n_model = len(graph.factors)  # the sampler's factors: the model's, then the base biases
-        self.visible_only = [k for k in range(n_model) if not set(graph.factors[k].groups) & set(self.hidden)]
-        params = self.sampler._params[:n_model]
-        self.hidden_terms = {h: field_terms(graph, h, None, params, self.be, runs) for h in self.hidden}
-        self.theta_buf = {h: self.be.empty((runs, graph.group(h).size)) for h in self.hidden}
-        units = {g: graph.group(g).units for g in self.visible}
-        self.log_z0 = float(sum(units[g].log_partition(np, self.base[g]).sum() for g in self.visible))
-        self.log_z0 += float(sum(graph.group(h).size * np.log(len(graph.group(h).units.support)) for h in self.hidden))
+        self.kept_only = [k for k in range(self.n_model) if not set(graph.factors[k].groups) & set(self.summed)]
+        self.log_z0 = 0.0
+        for g in self.kept:
+            field = {s: v for s, v in self.base[g].items() if v is not None}
+            units = graph.group(g).units
+            if not field:
+                field = {"linear": np.zeros(graph.group(g).size)}
+            self.log_z0 += float(units.log_partition_total(np, {s: v[None] for s, v in field.items()})[0])
+        self.log_z0 += float(sum(graph.group(h).size * np.log(len(graph.group(h).units.support)) for h in self.summed))
+        self.base_dev = {g: {s: self.be.asarray(v) for s, v in f.items() if v is not None} for g, f in self.base.items()}
 
     def pieces(self):
-        """For the current visible states: (energy of the factors not touching hidden groups,
-        hidden natural parameters, b_A . v), computed once and reused for several betas.
+        """For the current kept states: (energy of the model factors not touching T, the summed groups'
+        natural parameters, -E_A), computed once and reused for several betas.
 
         Computed with the sampler's own arrays and dtype: binary states are exact, and an
-        error in theta enters a weight difference only through beta_k - beta_(k-1)."""
-        xp = self.be.xp
-        s = self.sampler
-        v = {g: s._states[g] for g in self.visible}
-        e_vis = xp.zeros(s.chains, dtype=np.float64)
-        for k in self.visible_only:
-            e_vis += self.graph.factors[k].energy(xp, v, s._params[k]).astype(np.float64)
-        thetas = {}
-        for h in self.hidden:
-            theta = self.theta_buf[h]
-            accumulate(self.hidden_terms[h], v, theta)
-            thetas[h] = theta.astype(np.float64)
-        dot = sum((v[g] @ self.base_dev[g]).astype(np.float64) for g in self.visible)
-        return e_vis, thetas, dot
+        error in a slot enters a weight difference only through beta_k - beta_(k-1)."""
+        xp, m = self.be.xp, self.model
+        x = m.states
+        e_kept = xp.zeros(m.chains, dtype=np.float64)
+        for k in self.kept_only:
+            e_kept += self.graph.factors[k].energy(xp, x, m.params[k]).astype(np.float64)
+        fields = {h: {s: v.astype(np.float64) for s, v in m.field(h).items()} for h in self.summed}
+        neg_base = xp.zeros(m.chains, dtype=np.float64)
+        for g, f in self.base_dev.items():
+            if "linear" in f:
+                neg_base += (x[g] @ f["linear"]).astype(np.float64)
+            if "precision" in f:
+                neg_base -= 0.5 * ((x[g] * x[g]) @ f["precision"]).astype(np.float64)
+        return e_kept, fields, neg_base
 
     def log_f(self, beta, pieces):
-        """log f_beta(v) per run from :meth:`pieces`."""
-        e_vis, thetas, dot = pieces
-        out = -beta * e_vis + (1.0 - beta) * dot
-        for h, theta in thetas.items():
-            out = out + self.graph.group(h).units.log_partition(self.be.xp, theta, beta).sum(axis=1)
+        """log f_beta(x_K) per run from :meth:`pieces`."""
+        e_kept, fields, neg_base = pieces
+        out = -beta * e_kept + (1.0 - beta) * neg_base
+        for h, field in fields.items():
+            out = out + self.graph.group(h).units.log_partition_total(self.be.xp, field, beta)
         return out
 
     def sample_base(self):
-        """Exact samples of the base model: visible from b_A, hidden uniform."""
+        """Exact samples of the base model: kept groups independent, summed groups uniform."""
         rng = self.be.host_rng
         states = {}
         for g, grp in self.graph.groups.items():
-            units = grp.units
-            if g in self.visible:
-                p = units.prob_hi(np, self.base[g])
-                states[g] = np.where(rng.random((self.sampler.chains, grp.size)) < p, units.support[1], units.support[0])
-            else:
-                states[g] = units.init_states(rng, (self.sampler.chains, grp.size))
+            shape = (self.sampler.chains, grp.size)
+            states[g] = grp.units.sample_host(rng, self.base.get(g, {"linear": None}), shape)
         self.sampler.set_states(states)  # flat (runs, size) arrays are accepted as they are
 
     def transition(self, beta):
         """One Gibbs sweep leaving f_beta invariant (beta > 0)."""
-        s = self.sampler
-        s.beta = beta
-        for g, k in self.base_factor.items():
-            s.set_factor_params(k, b=self.base[g] * (1.0 - beta) / beta)
-        s.sweep(1)
+        self.model.beta = beta
+        scale = (1.0 - beta) / beta
+        for k, g, slot in self.base_factors:
+            v = self.base[g][slot]
+            if slot == "linear":
+                self.model.set_params(k, b=v * scale)
+            else:  # precision scale * lam = exp(-2 log_sigma)
+                with np.errstate(divide="ignore"):
+                    self.model.set_params(k, log_sigma=-0.5 * np.log(v * scale))
+        self.model.sweep(1)
 
 
 def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="numpy", dtype="float32",
@@ -211,6 +248,6 @@ def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="
 
 
 def _bar(total, enabled, desc):
-    from ..sampling.gibbs import _progress
+    from ..sampling.gibbs import progress_bar
 
-    return _progress(total, enabled, desc)
+    return progress_bar(total, enabled, desc, unit="beta")

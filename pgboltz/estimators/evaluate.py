@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import TooLargeError
 from ..exact import log_z as exact_log_z
-from .ais import ais, base_rate_biases, default_betas
+from .ais import _as_field, ais, base_rate_biases, default_betas
 from .free_energy import free_energy
 
 
@@ -47,11 +47,15 @@ class Evaluation:
 
 
 def base_rate_log_likelihood(graph, base: dict, data: dict) -> float:
-    """Average log-likelihood of the base-rate model: independent visible units with biases ``base``."""
+    """Average log-likelihood of the base-rate model: independent visible units with natural parameters ``base``."""
     total = 0.0
     for g, x in graph.check_states(data, groups=list(base), what="data").items():
         units = graph.group(g).units
-        total += float(np.mean(x @ base[g] - units.log_partition(np, base[g]).sum()))
+        field = _as_field(base[g])
+        ll = x @ field["linear"]
+        if field.get("precision") is not None:
+            ll = ll - 0.5 * (x * x) @ field["precision"]
+        total += float(np.mean(ll) - units.log_partition_total(np, {s: v[None] for s, v in field.items()})[0])
     return total
 
 

@@ -1,32 +1,36 @@
 """Exact inference by enumeration, independent of pgmpy.
 
 The free groups are split into an *enumerated* set S and a *summed-out* set T,
-where T is a set of groups with no couplings inside or between them (for an
-RBM, the larger layer; for a DBM 24-20-16, {v, h2}). Given x_S the units of T
-are independent, so
+where T is a set of groups with no couplings inside or between them that can be
+summed analytically (for an RBM, the larger layer; for a DBM 24-20-16, {v, h2};
+for a Gaussian-Bernoulli RBM, the Gaussian visibles). Given x_S the units of T are
+independent, so
 
     log p~(x_S) = -beta * sum_{f not touching T} E_f(x_S)
-                  + sum_{i in T} A_i(beta * theta_i(x_S))              (A = unit log-partition)
+                  + sum_{i in T} A_i(beta * slots_i(x_S))              (A = unit log-partition)
     log Z = logsumexp over all x_S of log p~(x_S)
 
-with theta the derived natural parameters -- the same code the sampler runs.
-Marginals and second moments follow by weighting each x_S by p(x_S) and using
-the conditional means of T. Cost: 2^|S| evaluations, done in batches.
+with the slots the derived natural parameters -- the same code the sampler runs
+(:meth:`pgboltz.model.CompiledModel.sum_out`). S is enumerated over its unit-level
+variables (:func:`pgboltz.graph.unit_level.unit_variables`): supports of any size,
+and categorical blocks such as max pooling's n + 1 states. Marginals and second
+moments follow by weighting each x_S by p(x_S) and using the conditional moments of
+T. Cost: the number of joint states of S, done in batches.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 
-from ..backends import get_backend
-from ..conditionals import independent_groups, sum_out
 from ..errors import TooLargeError
-from ..units import support_size
+from ..graph.unit_level import assign, unit_variables
+from ..model import float64_model, independent_groups
 
-#: default ceiling on enumerated units (2^22 ~ 4.2 million states)
+#: default ceiling on enumerated states, as binary units (2^22 ~ 4.2 million states)
 MAX_ENUMERATED_UNITS = 22
 BATCH = 1 << 14
 
@@ -52,8 +56,10 @@ class ExactResult:
 
 
 def choose_summed_groups(graph, free) -> list:
-    """The largest (by units) set of free groups that are mutually and internally uncoupled."""
-    free = list(free)
+    """The largest (by units) set of free groups that can be summed out together, independently
+    given the rest (groups drawn jointly with others are enumerated)."""
+    joint = {g for _, js in graph.joint_sets() for g in js}
+    free = [g for g in free if g not in joint]
     best, best_n = [], 0
     for r in range(len(free), 0, -1):
         for combo in combinations(free, r):
@@ -63,17 +69,22 @@ def choose_summed_groups(graph, free) -> list:
     return best
 
 
-def _all_states(units_list, sizes, start, stop):
-    """Rows start..stop of the enumeration of every joint state of the given groups."""
-    n_total = sum(sizes)
-    codes = np.arange(start, stop, dtype=np.int64)
-    bits = ((codes[:, None] >> np.arange(n_total - 1, -1, -1)) & 1).astype(np.float64)
-    out, off = [], 0
-    for units, n in zip(units_list, sizes):
-        lo, hi = units.support
-        out.append(lo + (hi - lo) * bits[:, off:off + n])
-        off += n
+def enumeration(graph, groups, start, stop, variables=None) -> dict:
+    """Rows start..stop of the enumeration of every joint state of ``groups`` (last variable fastest)."""
+    variables = unit_variables(graph, groups) if variables is None else variables
+    rows = stop - start
+    out = {g: np.zeros((rows, graph.group(g).size)) for g in groups}
+    rem = np.arange(start, stop, dtype=np.int64)
+    index = {}
+    for v in reversed(variables):
+        index[v.name] = rem % v.n
+        rem = rem // v.n
+    assign(variables, index, out)
     return out
+
+
+def n_states(variables) -> int:
+    return math.prod(v.n for v in variables)
 
 
 def exact(graph, beta: float = 1.0, clamp: dict | None = None, second_moments: bool = True,
@@ -82,30 +93,31 @@ def exact(graph, beta: float = 1.0, clamp: dict | None = None, second_moments: b
 
     ``clamp`` fixes groups to one configuration each (``shape`` arrays): the
     result is then the conditional distribution of the other groups and
-    ``log_z`` the log of its normaliser. Refuses with :class:`TooLargeError`
-    when more than ``max_units`` units would have to be enumerated.
+    ``log_z`` the log of its normaliser. Input groups must be clamped. Refuses with
+    :class:`TooLargeError` when more than 2^``max_units`` states would have to be enumerated.
     """
     clamp = dict(clamp or {})
+    missing = [g for g in graph.inputs if g not in clamp]
+    if missing:
+        from ..errors import DataError
+
+        raise DataError(f"exact inference conditions on input groups: give values for {', '.join(missing)} in clamp")
     free = [g for g in graph.groups if g not in clamp]
-    for g in free:
-        support_size(graph.group(g).units)
     T = choose_summed_groups(graph, free) if summed is None else list(summed)
     S = [g for g in free if g not in T]
-    n_enum = graph.n_units(S)
-    if n_enum > max_units:
+    variables = unit_variables(graph, S)
+    total = n_states(variables)
+    if total > 2 ** max_units:
+        n_enum = math.log2(total)
         raise TooLargeError(
-            f"exact enumeration of {graph.name!r} needs 2^{n_enum} states ({n_enum} units in "
+            f"exact enumeration of {graph.name!r} needs 2^{n_enum:.0f} states ({graph.n_units(S)} units in "
             f"{', '.join(S)} after summing out {', '.join(T) or 'nothing'}); the limit is {max_units} units. "
             "Use a smaller graph, clamp some groups, or estimate log Z with AIS"
         )
-    be = get_backend("numpy", dtype="float64", streams=1)
-    params = [f.device_params(be) for f in graph.factors]
+    model = float64_model(graph)
     fixed = {g: np.asarray(v, dtype=np.float64).reshape(1, -1) for g, v in clamp.items()}
     graph.check_states({g: v for g, v in fixed.items()}, groups=list(fixed), what="clamp")
-    s_units = [graph.group(g).units for g in S]
-    s_sizes = [graph.group(g).size for g in S]
     n_free = graph.n_units(free)
-    total = 1 << n_enum
 
     # Streaming log-sum-exp: running sums are kept relative to exp(ref), ref = largest log p~ so far.
     ref, sw = -np.inf, 0.0
@@ -115,8 +127,8 @@ def exact(graph, beta: float = 1.0, clamp: dict | None = None, second_moments: b
         stop = min(total, start + BATCH)
         rows = stop - start
         states = {g: np.broadcast_to(x, (rows, x.shape[1])) for g, x in fixed.items()}
-        states.update(zip(S, _all_states(s_units, s_sizes, start, stop)))
-        logp, cond_means, cond_sq = sum_out(graph, states, T, beta, params, be, need_means=True)
+        states.update(enumeration(graph, S, start, stop, variables))
+        logp, cond_means, cond_sq = model.sum_out(T, states, beta, need_means=True)
         new_ref = max(ref, float(logp.max()))
         rescale = np.exp(ref - new_ref) if np.isfinite(ref) else 0.0
         ref = new_ref

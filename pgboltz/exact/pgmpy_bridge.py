@@ -9,7 +9,9 @@ come from pgmpy's ``VariableElimination``. Pitfalls handled here (pgmpy 1.1.x):
 * tables are linear-space float64, so each log-potential table is shifted by its
   maximum and the shifts are added back to log Z; if the shifted tables span
   more than ~700 nats the request is refused rather than silently underflowing;
-* unit names are strings (``v[3]``), never integers;
+* unit names are strings (``v[3]``), never integers; categorical block variables
+  (max pooling) keep their n + 1 states, and a unit's value is its feature in
+  its variable's state (:mod:`pgboltz.graph.unit_level`);
 * VE on a Markov network returns *unnormalised* factors: we normalise ourselves;
 * the largest intermediate table is predicted *before* running -- with
   opt_einsum's greedy path on shapes for pgmpy's default ``"greedy"`` route, or a
@@ -26,7 +28,7 @@ import networkx as nx
 import numpy as np
 
 from ..errors import TooLargeError
-from ..graph.unit_level import unit_factor_graph, variable_nodes
+from ..graph.unit_level import state_of, unit_factor_graph, variable_nodes
 from .cost import largest_table, min_fill_order, treewidth_lower_bound
 
 #: default ceiling on the largest intermediate table (2^24 float64 = 128 MiB)
@@ -74,13 +76,14 @@ class PgmpyOracle:
         self.variables = variable_nodes(G)
         self.states = {v: G.nodes[v]["states"] for v in self.variables}
         self.card = {v: len(s) for v, s in self.states.items()}
-        self.evidence = {}
-        for g, values in (clamp or {}).items():
-            grp = graph.group(g)
-            x = np.asarray(values, dtype=np.float64).reshape(-1)
+        self.unit_map = G.graph["unit_map"]  # (group, unit) -> (variable, feature)
+        self.by_name = {graph.group(g).unit_name(i): (g, i) for g, i in self.unit_map}
+        values = {}
+        for g, x in (clamp or {}).items():
+            x = np.asarray(x, dtype=np.float64).reshape(-1)
             graph.check_states({g: x[None]}, groups=[g], what="clamp")
-            for i, val in enumerate(x.tolist()):
-                self.evidence[grp.unit_name(i)] = self.states[grp.unit_name(i)].index(val)
+            values.update({(g, i): val for i, val in enumerate(x.tolist())})
+        self.evidence = self._to_evidence(values)
         self.free = [v for v in self.variables if v not in self.evidence]
 
         model = DiscreteMarkovNetwork()
@@ -95,8 +98,7 @@ class PgmpyOracle:
             shift = float(table.max())
             self.offset += shift
             log_range += shift - float(table.min())
-            if len(scope) == 2:
-                model.add_edge(*scope)
+            model.add_edges_from((a, b) for k, a in enumerate(scope) for b in scope[k + 1:])  # a clique per scope
             factors.append(DiscreteFactor(scope, [self.card[v] for v in scope], np.exp(table - shift).ravel()))
             self.scopes.append(tuple(scope))
         if log_range > MAX_LOG_RANGE:
@@ -162,6 +164,21 @@ class PgmpyOracle:
             return self.ve.query(list(variables), evidence=evidence, elimination_order=order, joint=True,
                                  show_progress=False)
 
+    def _to_evidence(self, values: dict) -> dict:
+        """{variable: state index} for the variables all of whose units have values."""
+        from ..graph.unit_level import Variable
+
+        out = {}
+        for v in self.variables:
+            members = self.unit_graph.nodes[v]["members"]
+            if all((g, i) in values for g, i, _ in members):
+                out[v] = state_of(Variable(v, self.states[v], members), values)
+        return out
+
+    def variable_of(self, unit: str):
+        """(variable, feature) of a unit name such as ``v[3]``."""
+        return self.unit_map[self.by_name[unit]]
+
     # -- answers -------------------------------------------------------------
     def log_z(self) -> float:
         """log of the partition function (of the conditional distribution if clamped)."""
@@ -170,24 +187,31 @@ class PgmpyOracle:
         phi = self._query([self.free[0]])
         return float(np.log(np.sum(phi.values)) + self.offset)
 
-    def marginal(self, unit: str) -> np.ndarray:
-        """P(unit = each state of its support)."""
-        v = self._query([unit]).values
+    def marginal(self, variable: str) -> np.ndarray:
+        """P(variable = each of its states); a plain unit's variable is the unit itself."""
+        v = self._query([variable]).values
         return v / v.sum()
 
     def mean(self, unit: str) -> float:
-        return float(self.marginal(unit) @ np.asarray(self.states[unit]))
+        var, ft = self.variable_of(unit)
+        return float(self.marginal(var) @ ft)
 
     def pair_moment(self, a: str, b: str) -> float:
         """E[x_a x_b]."""
-        phi = self._query([a, b])
+        (va, fa), (vb, fb) = self.variable_of(a), self.variable_of(b)
+        if va == vb:
+            return float(self.marginal(va) @ (fa * fb))
+        phi = self._query([va, vb])
         p = phi.values / phi.values.sum()
-        if phi.variables != [a, b]:
+        if phi.variables != [va, vb]:
             p = p.T
-        return float(np.asarray(self.states[a]) @ p @ np.asarray(self.states[b]))
+        return float(fa @ p @ fb)
 
-    def conditional(self, unit: str, rest: dict) -> np.ndarray:
-        """P(unit = each state | every other unit as in ``rest``), ``rest``: name -> value."""
-        evidence = {v: self.states[v].index(float(x)) for v, x in rest.items() if v != unit and v not in self.evidence}
-        v = self._query([unit], evidence).values
-        return v / v.sum()
+    def conditional(self, variable: str, rest: dict) -> np.ndarray:
+        """P(variable = each state | every other unit as in ``rest``), ``rest``: unit name -> value."""
+        values = {self.by_name[u]: x for u, x in rest.items()}
+        members = {(g, i) for g, i, _ in self.unit_graph.nodes[variable]["members"]}
+        evidence = {v: s for v, s in self._to_evidence({k: x for k, x in values.items() if k not in members}).items()
+                    if v not in self.evidence}
+        phi = self._query([variable], evidence).values
+        return phi / phi.sum()

@@ -1,19 +1,30 @@
-"""Factor kinds: each one states its energy and contributes natural parameters.
+"""Factor kinds: each one states its energy and contributes to natural-parameter slots.
 
-| kind      | energy                                   | module     |
-|-----------|------------------------------------------|------------|
-| bias      | -b^T x                                   | bias.py    |
-| dense     | -x_a^T W x_b  (or -1/2 x^T W x within)   | dense.py   |
-| sparse    | -sum_e w_e x_a[i_e] x_b[j_e]             | sparse.py  |
-| lattice   | -sum J x[r,c] x[neighbour] on a 2-D grid | lattice.py |
+| kind       | energy                                              | slots it writes                | module        |
+|------------|-----------------------------------------------------|--------------------------------|---------------|
+| bias       | -b^T x                                              | linear                         | bias.py       |
+| dense      | -x_a^T W x_b  (or -1/2 x^T W x within a group)      | linear                         | dense.py      |
+| sparse     | -sum_e w_e x_a[i_e] x_b[j_e]                        | linear                         | sparse.py     |
+| lattice    | -sum J x[r,c] x[neighbour] on a 2-D grid            | linear                         | lattice.py    |
+| quadratic  | sum_i x_i^2 / (2 sigma_i^2)                         | precision (Gaussian units)     | quadratic.py  |
+| threeway   | -sum_f (x_a U)_f (x_b V)_f (x_c Z)_f                | linear                         | threeway.py   |
+| covariance | 1/2 sum_k h_k sum_f P_fk (x . C_f)^2                | precision_matrix (x), linear (h)| covariance.py |
+| maxpool    | 0 if at most one detector per block is on, else inf | joint categorical block        | maxpool.py    |
+| directed   | -log P(child | parent), logistic table (DBN)        | linear of the child            | directed.py   |
+
+Every kind registers itself in ``FACTOR_KINDS`` by defining ``kind``.
 """
 
-from .base import Coupling, Factor, FieldTerm, UnitTerms
+from .base import FACTOR_KINDS, Coupling, DeviceParams, Factor, FieldTerm, UnitTerms
 from .bias import Bias
+from .covariance import Covariance
 from .dense import Dense
+from .directed import Directed
 from .lattice import Lattice2D
+from .maxpool import MaxPool
+from .quadratic import Quadratic
 from .sparse import Sparse
+from .threeway import ThreeWay
 
-FACTOR_KINDS = {cls.kind: cls for cls in (Bias, Dense, Sparse, Lattice2D)}
-
-__all__ = ["Factor", "FieldTerm", "Coupling", "UnitTerms", "Bias", "Dense", "Sparse", "Lattice2D", "FACTOR_KINDS"]
+__all__ = ["Factor", "FieldTerm", "Coupling", "UnitTerms", "DeviceParams", "FACTOR_KINDS", "Bias", "Dense", "Sparse",
+           "Lattice2D", "Quadratic", "ThreeWay", "Covariance", "MaxPool", "Directed"]

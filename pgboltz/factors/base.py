@@ -1,21 +1,34 @@
 """Factors: energy terms between groups, and everything derived from them.
 
 A factor is one additive term ``E_f(x)`` of the energy ``E(x) = sum_f E_f(x)``,
-with ``P(x) ∝ exp(-beta * E(x))``. Factors in pgboltz are multilinear in each
-group they touch, so the conditional of any unit given the rest is set by its
-*natural parameter*
+with ``P(x) ∝ exp(-beta * E(x))``. The conditional of a block given the rest is
+set by its *natural parameters*, a few named **slots** per unit (``linear`` for
+every unit type, ``precision`` for Gaussian units, ``precision_matrix`` for a
+joint Gaussian block), and each factor only says what it contributes to them:
 
-    theta_i = - dE/dx_i = sum over factors f touching i of  -dE_f/dx_i
+    slot_s(x_block) = sum over factors f touching the block of  -dE_f / d(statistic_s)
 
-and each factor only has to say what it contributes (:meth:`Factor.field_term`).
-The same factor also states
+(:meth:`Factor.field_terms`). The same factor also states
 
 * its energy per chain (:meth:`energy`),
+* which groups it gives an exact conditional for (:meth:`contributes_to`),
 * its coupling structure (:meth:`couplings`), used to colour the graph into blocks,
-* its unit-level expansion (:meth:`unit_terms`), used by exact inference and pgmpy.
+  and groups that must be drawn jointly (:meth:`joint_groups`),
+* the statistics of its parameters, ``-dE_f/d(param)`` (:meth:`statistics`),
+* its unit-level expansion (:meth:`unit_terms`), used by exact inference and pgmpy,
+* hooks for spec files, checkpoints, the optimiser and pictures.
 
-Parameters live in ``self.params`` as float64 NumPy arrays (the source of truth);
-samplers copy them to their backend once (:meth:`device_params`).
+A factor is an **energy term** unless ``directed`` is set: then it is a
+conditional probability table ``P(child | parents)`` whose "energy" is
+``-log P(child | parents)``; it contributes the child's conditional only, and
+the schedule samples children after their parents (ancestral order).
+
+Every subclass with a ``kind`` registers itself in :data:`FACTOR_KINDS`, which
+the spec reader, checkpoints and the optimiser consult: a new kind touches one file.
+
+Parameters live in ``self.params`` as float64 NumPy arrays; a compiled model
+copies them to its backend as :class:`DeviceParams`, whose ``version`` counts
+writes so that compiled terms holding derived copies are rebuilt when stale.
 """
 
 from __future__ import annotations
@@ -25,6 +38,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import GraphError
+
+#: every registered factor kind: spec name -> class
+FACTOR_KINDS: dict[str, type] = {}
 
 
 @dataclass(frozen=True)
@@ -48,39 +64,75 @@ class Coupling:
 
 @dataclass
 class UnitTerms:
-    """A factor's energy written over single units (flat indices):
+    """A factor's energy written over single units (flat indices), for exact inference:
 
-    E_f(x) = - sum_k unary_coef[k] * x[unary_group][unary_index[k]]
-             - sum_k pair_w[k] * x[pair_a][pair_i[k]] * x[pair_b][pair_j[k]]
+        E_f(x) = - sum over monomials (groups, index, coef) of  sum_n coef[n] * prod_k x[groups[k]][index[k][n]]
+                 - sum over tables (scope, log_potential) of  log_potential[states of the scope's units]
 
-    Lists of such blocks let a factor touch several groups.
+    A monomial of order 1 is a bias, 2 a pairwise coupling, 3 a three-way term; a
+    group may repeat (quadratic terms). Tables (e.g. a directed factor's conditional
+    table) list their scope as ``[(group, unit), ...]`` and are indexed by each unit's
+    position in its support.
     """
 
-    unary: list = field(default_factory=list)  # (group, index[n], coef[n])
-    pairs: list = field(default_factory=list)  # (group_a, i[n], group_b, j[n], w[n])
+    monomials: list = field(default_factory=list)  # (groups tuple, index tuple of arrays[n], coef[n])
+    tables: list = field(default_factory=list)  # (scope [(group, unit)], log_potential ndarray)
+
+    def add(self, groups, index, coef):
+        self.monomials.append((tuple(groups), tuple(np.asarray(i, dtype=np.intp) for i in index),
+                               np.asarray(coef, dtype=np.float64)))
+        return self
 
 
 class FieldTerm:
-    """A compiled contribution of one factor to one block: ``term(states, out, add, rows)``.
+    """A compiled contribution of one factor to one slot of one block part.
 
-    Writes (``add=False``) or adds (``add=True``) the factor's natural parameters
-    for the block's units into ``out[rows]`` (``out`` has shape ``(chains, n_block)``),
-    reading only rows ``rows`` of the states. Chains are independent, so disjoint row
-    chunks can run on different threads. No allocation: scratch space is owned by
-    the term and made at compile time.
+    ``term(states, out, add, rows)`` writes (``add=False``) or adds (``add=True``)
+    the contribution for chains ``rows`` into ``out[rows]`` (the slot's buffer, shape
+    ``(chains, n_part)``, or ``(chains, n, n)`` for ``precision_matrix``). No
+    allocation: scratch space is owned by the term and made at compile time.
+
+    ``copies_params``: the term holds arrays *derived* from the parameters (a gathered
+    layout, a column slice); the compiled model rebuilds it when the factor's device
+    parameters change version. Terms that only reference the device arrays set it False.
     """
+
+    slot = "linear"
+    copies_params = True
+    #: cheap to run as the first term of a slot (writing rather than adding); elementwise
+    #: terms such as biases set False and run after the products
+    writes = True
 
     def __call__(self, states: dict, out, add: bool, rows=slice(None)) -> None:  # pragma: no cover - interface
         raise NotImplementedError
+
+
+class DeviceParams(dict):
+    """A factor's parameters on a backend: ``{name: array}`` plus a write ``version``."""
+
+    version = 0
+
+    def bump(self) -> None:
+        """Record a write, so compiled terms derived from these arrays are rebuilt."""
+        self.version += 1
 
 
 class Factor:
     """Base class of all factors. Subclasses set ``kind`` and implement the hooks below."""
 
     kind = "factor"
-    #: terms of factors with ``writes_field`` run first and write the field; the
-    #: others (cheap elementwise ones such as biases) add to it afterwards.
-    writes_field = True
+    #: a conditional probability table P(child | parents) rather than an energy term
+    directed = False
+    #: extra fields this kind reads from a spec table (besides kind, name, groups/group and parameters)
+    spec_keys: tuple = ()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "kind" in cls.__dict__:
+            if cls.kind in FACTOR_KINDS and FACTOR_KINDS[cls.kind] is not cls:
+                raise GraphError(f"factor kind {cls.kind!r} is registered twice "
+                                 f"({FACTOR_KINDS[cls.kind].__name__} and {cls.__name__})")
+            FACTOR_KINDS[cls.kind] = cls
 
     def __init__(self, groups, params: dict, name: str | None = None):
         self.groups = tuple(groups)
@@ -88,6 +140,7 @@ class Factor:
         self.name = name
         self.sizes: dict[str, int] = {}
         self.shapes: dict[str, tuple] = {}
+        self.units: dict = {}
 
     # -- set-up --------------------------------------------------------------
     def attach(self, groups: dict) -> None:
@@ -98,7 +151,11 @@ class Factor:
                 raise GraphError(f"{self.label}: unknown group {g!r}; known groups: {known}")
         self.sizes = {g: groups[g].size for g in self.groups}
         self.shapes = {g: groups[g].shape for g in self.groups}
+        self.units = {g: groups[g].units for g in self.groups}
         self.check_params()
+        self.check_finite()
+
+    def check_finite(self) -> None:
         for key, value in self.params.items():
             if not np.all(np.isfinite(value)):
                 raise GraphError(
@@ -114,33 +171,65 @@ class Factor:
         if got != tuple(shape):
             raise GraphError(f"{self.label}: parameter {key!r} has shape {got}, expected {tuple(shape)}")
 
+    def _expect_binary(self, *groups):
+        for g in groups:
+            if self.units[g].support is None:
+                raise GraphError(f"{self.label}: group {g!r} has {self.units[g].name} units; "
+                                 f"this factor needs units with a finite support")
+
     @property
     def label(self) -> str:
         name = f" {self.name!r}" if self.name else ""
         return f"{self.kind} factor{name} on ({', '.join(self.groups)})"
 
-    # -- derived quantities (implemented by each kind) -----------------------
+    # -- structure -------------------------------------------------------------
     def n_parameters(self) -> int:
         """Number of free parameters (a symmetric matrix counts each pair once)."""
         return int(sum(v.size for v in self.params.values()))
 
     def couplings(self) -> list[Coupling]:
+        """Pairs of units whose conditional depends on each other through this factor."""
         return []
 
+    def joint_groups(self) -> list[tuple]:
+        """Sets of groups this factor requires to be drawn together in one block."""
+        return []
+
+    def joint_distribution(self):
+        """For factors whose joint groups need their own distribution (max pooling): it, else None."""
+        return None
+
+    def unit_variables(self) -> list:
+        """Unit-level variables replacing single units (categorical blocks):
+        ``[(name, n_states, [(group, unit, feature values per state), ...]), ...]``."""
+        return []
+
+    def contributes_to(self, group: str) -> bool:
+        """True if this factor's share of ``group``'s conditional is a sum into its slots."""
+        return group in self.groups
+
+    def children(self) -> tuple:
+        """Groups this directed factor is a conditional table for (empty for energy terms)."""
+        return ()
+
+    # -- derived quantities (implemented by each kind) -----------------------
     def energy(self, xp, states: dict, params: dict):
         """E_f per chain, shape ``(chains,)``; ``states[g]`` has shape ``(chains, n_g)``."""
         raise NotImplementedError
 
     def field_term(self, target: str, index, params: dict, backend, chains: int) -> FieldTerm:
-        """Compile this factor's contribution to ``target``'s units ``index`` (None = all)."""
+        """Compile this factor's contribution to the ``linear`` slot of ``target``'s units ``index`` (None = all)."""
         raise NotImplementedError
 
-    def statistics(self, xp, states: dict, weights) -> dict:
-        """Weighted averages over chains of the sufficient statistics, one per parameter.
+    def field_terms(self, target: str, index, params: dict, backend, chains: int) -> list:
+        """Every slot contribution to ``target``'s units ``index`` (factors with several slots override this)."""
+        return [self.field_term(target, index, params, backend, chains)]
 
-        Every factor's energy is linear in its parameters, E_f = -sum_k theta_k * s_k(x),
-        so s_k = -dE_f/dtheta_k and the log-likelihood gradient is
-        d log p(v)/d theta_k = E[s_k | v] - E_model[s_k]   (seed section 1).
+    def statistics(self, xp, states: dict, weights, params: dict) -> dict:
+        """Weighted averages over chains of ``-dE_f/d(param)``, one array per parameter, on the backend.
+
+        The log-likelihood gradient is d log p(v)/d theta = E[-dE/d theta | v] - E_model[-dE/d theta]
+        (seed section 1); for energies linear in their parameters these are sufficient statistics.
         ``weights`` has shape ``(chains,)`` and sums to 1.
         """
         raise NotImplementedError
@@ -148,20 +237,56 @@ class Factor:
     def unit_terms(self) -> UnitTerms:
         raise NotImplementedError
 
+    # -- hooks for the optimiser, pictures, summaries, specs, checkpoints ----------
+    def param_role(self, name: str) -> str:
+        """``"coupling"`` (weight decay applies) or ``"bias"`` (sparsity targets apply)."""
+        return "coupling"
+
+    def lr_scale(self, name: str) -> float:
+        """Relative learning rate of parameter ``name`` (e.g. smaller for variances)."""
+        return 1.0
+
+    def filters(self, group: str):
+        """Receptive fields onto ``group`` as a ``(n_group, n_filters)`` array, or None."""
+        return None
+
+    def describe(self) -> str:
+        """Extra words for summaries (edges, boundary, pooling size...)."""
+        return ""
+
+    def structure(self) -> dict:
+        """JSON-able settings besides groups and parameters (saved in checkpoints)."""
+        return {}
+
+    def structure_arrays(self) -> dict:
+        """Integer arrays of structure (edge lists) saved in checkpoints."""
+        return {}
+
+    @classmethod
+    def from_saved(cls, groups, params: dict, structure: dict, arrays: dict, name=None):
+        """Rebuild from what :meth:`structure`, :meth:`structure_arrays` and ``params`` saved."""
+        return cls(*groups, **params, **structure, **arrays, name=name)
+
+    @classmethod
+    def from_spec(cls, spec):
+        """Build from a spec table; ``spec`` is a :class:`pgboltz.graph.spec.FactorSpec`."""
+        raise NotImplementedError
+
     # -- helpers -------------------------------------------------------------
-    def device_params(self, backend) -> dict:
-        return {k: backend.asarray(v) for k, v in self.params.items()}
+    def device_params(self, backend) -> DeviceParams:
+        return DeviceParams({k: backend.asarray(v) for k, v in self.params.items()})
 
     def __repr__(self):
         return f"<{self.label}>"
 
 
 class GemmTerm(FieldTerm):
-    """theta[:, index] (+)= x_source @ M -- the dense contribution, one GEMM."""
+    """slot[:, index] (+)= x_source @ M -- the dense contribution, one GEMM."""
 
-    def __init__(self, source: str, matrix, backend, chains: int, n_out: int):
+    def __init__(self, source: str, matrix, backend, chains: int, n_out: int, copies_params=False):
         self.source, self.m, self.xp = source, matrix, backend.xp
         self.backend, self.shape = backend, (chains, n_out)
+        self.copies_params = copies_params
         self.scratch = None  # made on first use: most GEMM terms write and never need it
 
     def __call__(self, states, out, add, rows=slice(None)):
@@ -174,3 +299,11 @@ class GemmTerm(FieldTerm):
         s = self.scratch[rows]
         xp.matmul(states[self.source][rows], self.m, out=s)
         out[rows] += s
+
+
+def columns(backend, matrix, index):
+    """``matrix[:, index]`` as a contiguous backend array (the matrix itself when index is None)."""
+    if index is None:
+        return matrix
+    xp = backend.xp
+    return xp.ascontiguousarray(matrix[:, backend.asarray(index, dtype=np.intp)])

@@ -1,4 +1,4 @@
-"""Bias factor: E = - sum_i b_i x_i (the ``-b^T v`` and ``-c^T h`` terms of seed eq. 6)."""
+"""Bias factor: E = - sum_i b_i x_i (the ``-b^T v`` and ``-c^T h`` terms of seed eq. 7)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from .base import Factor, FieldTerm, UnitTerms
 
 
 class _BiasTerm(FieldTerm):
-    def __init__(self, b):
-        self.b = b
+    copies_params = False
+    writes = False
+
+    def __init__(self, b, copies):
+        self.b, self.copies_params = b, copies
 
     def __call__(self, states, out, add, rows=slice(None)):
         if add:
@@ -19,10 +22,10 @@ class _BiasTerm(FieldTerm):
 
 
 class Bias(Factor):
-    """Linear term on one group. ``b`` has the group's shape; theta_i += b_i."""
+    """Linear term on one group. ``b`` has the group's shape; linear_i += b_i."""
 
     kind = "bias"
-    writes_field = False
+    spec_keys = ("group",)
 
     def __init__(self, group: str, b, name=None):
         super().__init__((group,), {"b": b}, name)
@@ -40,13 +43,22 @@ class Bias(Factor):
     def energy(self, xp, states, params):
         return -(states[self.group] @ params["b"])
 
-    def statistics(self, xp, states, weights):
+    def statistics(self, xp, states, weights, params):
         return {"b": weights @ states[self.group]}
 
     def field_term(self, target, index, params, backend, chains):
-        b = params["b"] if index is None else backend.asarray(self.params["b"][index])
-        return _BiasTerm(b)
+        if index is None:
+            return _BiasTerm(params["b"], False)
+        return _BiasTerm(params["b"][backend.asarray(index, dtype=np.intp)], True)
 
     def unit_terms(self):
         n = self.sizes[self.group]
-        return UnitTerms(unary=[(self.group, np.arange(n), self.params["b"].copy())])
+        return UnitTerms().add((self.group,), (np.arange(n),), self.params["b"])
+
+    def param_role(self, name):
+        return "bias"
+
+    @classmethod
+    def from_spec(cls, spec):
+        g = spec.group()
+        return cls(g, spec.param("b", spec.shape(g)), name=spec.name)

@@ -1,15 +1,15 @@
 """Dense pairwise factor, between two groups or within one.
 
-Between groups a != b (the RBM coupling, seed eq. 6):
+Between groups a != b (the RBM coupling, seed eq. 7):
 
     E = - x_a^T W x_b,   W of shape (n_a, n_b)
-    theta_b += x_a @ W          -> P(h_j=1|v) = sigma(c_j + v^T W[:, j])   (seed eq. 16)
-    theta_a += x_b @ W^T        -> P(v_i=1|h) = sigma(b_i + W[i, :] h)     (seed eq. 17)
+    linear_b += x_a @ W          -> P(h_j=1|v) = sigma(c_j + v^T W[:, j])   (seed eq. 16)
+    linear_a += x_b @ W^T        -> P(v_i=1|h) = sigma(b_i + W[i, :] h)     (seed eq. 17)
 
-Within one group (the lateral couplings of a general Boltzmann machine, seed eq. 1):
+Within one group (the lateral couplings of a general Boltzmann machine, seed eq. 5):
 
     E = - 1/2 x^T W x = - sum_{i<j} W_ij x_i x_j,   W symmetric with zero diagonal
-    theta += x @ W
+    linear += x @ W
 
 The seed writes the general BM as ``E = -x^T W x - b^T x`` with each pair counted
 once, i.e. with an upper-triangular ``W``; our symmetric ``W`` is that matrix plus
@@ -21,11 +21,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GraphError
-from .base import Coupling, Factor, GemmTerm, UnitTerms
+from .base import Coupling, Factor, GemmTerm, UnitTerms, columns
+
+
+def _sym(a):
+    u = np.triu(a, k=1)
+    return u + u.T
 
 
 class Dense(Factor):
     kind = "dense"
+    spec_keys = ("groups",)
 
     def __init__(self, group_a: str, group_b: str, W, name=None):
         super().__init__((group_a, group_b), {"W": W}, name)
@@ -60,7 +66,7 @@ class Dense(Factor):
         e = ((states[a] @ params["W"]) * states[b]).sum(axis=1)
         return -0.5 * e if self.intra else -e
 
-    def statistics(self, xp, states, weights):
+    def statistics(self, xp, states, weights, params):
         a, b = self.groups
         s = (states[a] * weights[:, None]).T @ states[b]
         if self.intra:  # each pair once, as W_ij = W_ji is one parameter; no self-couplings
@@ -70,17 +76,14 @@ class Dense(Factor):
     def field_term(self, target, index, params, backend, chains):
         a, b = self.groups
         W = params["W"]
-        if target == b:  # theta_b = x_a @ W   (also the intra case: W symmetric)
+        if target == b:  # linear_b = x_a @ W   (also the intra case: W symmetric)
             source, m = a, W
-            host = self.params["W"]
-        elif target == a:  # theta_a = x_b @ W^T
+        elif target == a:  # linear_a = x_b @ W^T
             source, m = b, W.T
-            host = self.params["W"].T
         else:
             raise GraphError(f"{self.label} does not touch group {target!r}")
-        if index is not None:
-            m = backend.asarray(np.ascontiguousarray(host[:, index]))
-        return GemmTerm(source, m, backend, chains, m.shape[1])
+        m = columns(backend, m, index)
+        return GemmTerm(source, m, backend, chains, m.shape[1], copies_params=index is not None)
 
     def unit_terms(self):
         a, b = self.groups
@@ -89,4 +92,17 @@ class Dense(Factor):
             i, j = np.triu_indices(W.shape[0], k=1)
         else:
             i, j = (x.ravel() for x in np.indices(W.shape))
-        return UnitTerms(pairs=[(a, i, b, j, W[i, j])])
+        return UnitTerms().add((a, b), (i, j), W[i, j])
+
+    def filters(self, group):
+        if self.intra or group not in self.groups:
+            return None
+        return self.params["W"] if self.groups[0] == group else self.params["W"].T
+
+    @classmethod
+    def from_spec(cls, spec):
+        a, b = spec.groups(2)
+        W = spec.param("W", (spec.size(a), spec.size(b)))
+        if a == b and spec.mode == "init":
+            W = _sym(W)  # draw the upper triangle, mirror it, zero diagonal
+        return cls(a, b, W, name=spec.name)

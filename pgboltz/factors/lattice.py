@@ -87,6 +87,7 @@ class _LatticeTerm(FieldTerm):
 
 class Lattice2D(Factor):
     kind = "lattice"
+    spec_keys = ("group", "periodic")
 
     def __init__(self, group: str, J_right, J_down, periodic: bool = True, name=None):
         super().__init__((group,), {"J_right": J_right, "J_down": J_down}, name)
@@ -153,7 +154,7 @@ class Lattice2D(Factor):
         e += (params["J_down"] * x * xp.roll(x, -1, axis=1)).sum(axis=(1, 2))
         return -e
 
-    def statistics(self, xp, states, weights):
+    def statistics(self, xp, states, weights, params):
         x = states[self.group].reshape((-1,) + self.shapes[self.group])
         w = weights[:, None, None]
         right, down = (xp.asarray(m) for m in self._mask())
@@ -177,4 +178,23 @@ class Lattice2D(Factor):
 
     def unit_terms(self):
         i, j, w = self._bonds()
-        return UnitTerms(pairs=[(self.group, i, self.group, j, w)])
+        return UnitTerms().add((self.group, self.group), (i, j), w)
+
+    def describe(self):
+        return "periodic" if self.periodic else "open boundary"
+
+    def structure(self):
+        return {"periodic": self.periodic}
+
+    @classmethod
+    def from_spec(cls, spec):
+        g = spec.group()
+        periodic = spec.get("periodic", bool, True, "true or false")
+        shape = spec.shape(g)
+        if len(shape) != 2:
+            raise spec.error("group", f"a lattice needs a 2-D group; {g!r} has shape {list(shape)}")
+        Jr, Jd = spec.param("J_right", shape, single=False), spec.param("J_down", shape, single=False)
+        if not periodic and spec.mode != "file":
+            Jr[:, -1] = 0.0  # bonds leaving an open lattice do not exist
+            Jd[-1, :] = 0.0
+        return cls(g, Jr, Jd, periodic=periodic, name=spec.name)

@@ -18,26 +18,34 @@ from ..errors import GraphError
 from .base import Coupling, Factor, FieldTerm, UnitTerms
 
 
-def ell_layout(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int):
-    """Padded neighbour lists: nbr, w of shape (n_rows, K), K = max row degree; pads point at 0 with w=0."""
+def ell_layout(rows: np.ndarray, cols: np.ndarray, edge: np.ndarray, n_rows: int):
+    """Padded neighbour lists: nbr, slot_edge of shape (n_rows, K), K = max row degree.
+
+    ``slot_edge`` names the edge whose weight fills each slot; pads point at unit 0
+    and at edge -1, which reads a weight of 0."""
     order = np.argsort(rows, kind="stable")
-    rows, cols, vals = rows[order], cols[order], vals[order]
+    rows, cols, edge = rows[order], cols[order], edge[order]
     degree = np.bincount(rows, minlength=n_rows)
     k_max = int(degree.max(initial=0))
     nbr = np.zeros((n_rows, k_max), dtype=np.intp)
-    w = np.zeros((n_rows, k_max), dtype=np.float64)
+    slot_edge = np.full((n_rows, k_max), -1, dtype=np.intp)
     start = np.concatenate([[0], np.cumsum(degree)[:-1]])
     slot = np.arange(len(rows)) - start[rows]
     nbr[rows, slot] = cols
-    w[rows, slot] = vals
-    return nbr, w
+    slot_edge[rows, slot] = edge
+    return nbr, slot_edge
 
 
 class _EllTerm(FieldTerm):
-    def __init__(self, source, nbr, w, backend, chains):
+    """Derives per-slot weights from the device edge weights ``w`` (a copy: rebuilt when ``w`` changes)."""
+
+    def __init__(self, source, nbr, slot_edge, w, backend, chains):
         self.backend, self.source = backend, source
+        xp = backend.xp
+        padded = xp.concatenate([w, xp.zeros(1, dtype=w.dtype)])  # edge -1 reads the appended 0
         self.cols = [backend.asarray(nbr[:, k], dtype=np.intp) for k in range(nbr.shape[1])]
-        self.ws = [backend.asarray(w[:, k]) for k in range(w.shape[1])]
+        self.ws = [xp.ascontiguousarray(padded[backend.asarray(slot_edge[:, k], dtype=np.intp)])
+                   for k in range(slot_edge.shape[1])]
         self.scratch = backend.empty((chains, nbr.shape[0]))
 
     def __call__(self, states, out, add, rows=slice(None)):
@@ -58,6 +66,7 @@ class _EllTerm(FieldTerm):
 
 class Sparse(Factor):
     kind = "sparse"
+    spec_keys = ("groups", "edges", "edges_file")
 
     def __init__(self, group_a: str, group_b: str, edges, w, name=None):
         super().__init__((group_a, group_b), {"w": w}, name)
@@ -113,30 +122,42 @@ class Sparse(Factor):
         j = xp.asarray(self.edges[:, 1])
         return -((states[a][:, i] * states[b][:, j]) @ params["w"])
 
-    def statistics(self, xp, states, weights):
+    def statistics(self, xp, states, weights, params):
         a, b = self.groups
         i, j = xp.asarray(self.edges[:, 0]), xp.asarray(self.edges[:, 1])
         return {"w": weights @ (states[a][:, i] * states[b][:, j])}
 
     def _rows_for(self, target):
-        """(rows in target, source group, cols in source, weights) of every contribution to target."""
+        """(rows in target, source group, cols in source, edge index) of every contribution to target."""
         a, b = self.groups
-        i, j, w = self.edges[:, 0], self.edges[:, 1], self.params["w"]
+        i, j = self.edges[:, 0], self.edges[:, 1]
+        e = np.arange(len(i))
         if self.intra:
-            return np.concatenate([i, j]), a, np.concatenate([j, i]), np.concatenate([w, w])
+            return np.concatenate([i, j]), a, np.concatenate([j, i]), np.concatenate([e, e])
         if target == b:
-            return j, a, i, w
+            return j, a, i, e
         if target == a:
-            return i, b, j, w
+            return i, b, j, e
         raise GraphError(f"{self.label} does not touch group {target!r}")
 
     def field_term(self, target, index, params, backend, chains):
-        rows, source, cols, w = self._rows_for(target)
-        nbr, ww = ell_layout(rows, cols, w, self.sizes[target])
+        rows, source, cols, e = self._rows_for(target)
+        nbr, slot_edge = ell_layout(rows, cols, e, self.sizes[target])
         if index is not None:
-            nbr, ww = nbr[index], ww[index]
-        return _EllTerm(source, nbr, ww, backend, chains)
+            nbr, slot_edge = nbr[index], slot_edge[index]
+        return _EllTerm(source, nbr, slot_edge, params["w"], backend, chains)
 
     def unit_terms(self):
-        a, b = self.groups
-        return UnitTerms(pairs=[(a, self.edges[:, 0].copy(), b, self.edges[:, 1].copy(), self.params["w"].copy())])
+        return UnitTerms().add(self.groups, (self.edges[:, 0], self.edges[:, 1]), self.params["w"])
+
+    def describe(self):
+        return f"{len(self.edges)} edges"
+
+    def structure_arrays(self):
+        return {"edges": self.edges}
+
+    @classmethod
+    def from_spec(cls, spec):
+        a, b = spec.groups(2)
+        edges = spec.edges()
+        return cls(a, b, edges, spec.param("w", (len(edges),)), name=spec.name)

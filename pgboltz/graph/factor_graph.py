@@ -81,6 +81,25 @@ class FactorGraph:
     def hidden(self) -> list[str]:
         return [n for n, g in self.groups.items() if g.role == "hidden"]
 
+    @property
+    def inputs(self) -> list[str]:
+        """Groups with role 'input': always clamped to given values, never sampled."""
+        return [n for n, g in self.groups.items() if g.role == "input"]
+
+    def free_groups(self, clamped=()) -> list[str]:
+        """Groups a sampler draws: all but the inputs and ``clamped``."""
+        skip = set(self.inputs) | set(clamped)
+        return [g for g in self.groups if g not in skip]
+
+    def joint_sets(self) -> list:
+        """[(factor, groups)]: groups that some factor requires to be drawn together."""
+        return [(f, tuple(js)) for f in self.factors for js in f.joint_groups()]
+
+    def summable(self, group: str) -> bool:
+        """True if ``group`` can be summed out analytically given the rest: every factor touching it
+        contributes to its slots (no directed table has it as a parent), and it is not a directed child."""
+        return all(f.contributes_to(group) and group not in f.children() for f in self.factors_touching(group))
+
     def n_units(self, groups=None) -> int:
         groups = self.groups if groups is None else groups
         return sum(self.group(g).size for g in groups)
@@ -93,11 +112,12 @@ class FactorGraph:
         return [self.group(g).unit_name(i) for g in groups for i in range(self.group(g).size)]
 
     # -- states ----------------------------------------------------------------
-    def check_states(self, states: dict, groups=None, what="states") -> dict:
+    def check_states(self, states: dict, groups=None, what="states", expectations=False) -> dict:
         """Validate and flatten host states: ``{group: (chains, *shape)}`` -> ``{group: (chains, size)}``.
 
         Refuses missing groups, wrong shapes, differing chain counts and values
-        outside a unit type's support (e.g. 0.5 for Bernoulli units).
+        outside a unit type's support (e.g. 0.5 for Bernoulli units); with
+        ``expectations`` (mean-field states), values in the support's convex hull pass.
         """
         groups = list(self.groups) if groups is None else list(groups)
         out, chains = {}, None
@@ -113,22 +133,18 @@ class FactorGraph:
             if chains is not None and x.shape[0] != chains:
                 raise DataError(f"{what}: group {g!r} has {x.shape[0]} chains, other groups have {chains}")
             chains = x.shape[0]
-            if not grp.units.check_values(x):
-                sup = grp.units.support
-                bad = x[~np.isin(x, sup)] if sup else x[~np.isfinite(x)]
-                allowed = " or ".join(f"{v:g}" for v in sup) if sup else "finite"
-                raise DataError(
-                    f"{what}: group {g!r} has {grp.units.name} units, whose values must be {allowed}; "
-                    f"found {float(bad.ravel()[0]):g} (binarise the data first, e.g. x > 0.5)"
-                )
+            grp.units.validate(x, what, g, expectations)
             out[g] = x.reshape(x.shape[0], grp.size)
         return out
 
     def energy(self, states: dict, backend=None) -> np.ndarray:
-        """E(x) per chain for host states ``{group: (chains, *shape)}`` (float64, NumPy)."""
+        """E(x) per chain for host states ``{group: (chains, *shape)}`` (float64, NumPy).
+
+        Directed factors count as ``-log P(child | parents)``, so ``exp(-E)`` is the joint up to
+        the undirected part's partition function."""
         from ..backends import get_backend
 
-        be = backend or get_backend("numpy", dtype="float64")
+        be = backend or get_backend("numpy", dtype="float64", streams=1)
         flat = {g: be.asarray(x) for g, x in self.check_states(states).items()}
         total = 0.0
         for f in self.factors:
@@ -147,11 +163,8 @@ class FactorGraph:
             )
         lines.append("factors:")
         for f in self.factors:
-            extra = ""
-            if f.kind == "sparse":
-                extra = f", {len(f.edges)} edges"
-            elif f.kind == "lattice":
-                extra = ", periodic" if f.periodic else ", open boundary"
+            extra = f.describe()
+            extra = f", {extra}" if extra else ""
             lines.append(f"  {f.label:<40} {f.n_parameters()} parameters{extra}")
         return "\n".join(lines)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from ..errors import GraphError
 from ..units import UnitType, unit_type
 
-ROLES = ("visible", "hidden")
+ROLES = ("visible", "hidden", "input")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -17,7 +17,10 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 class Group:
     """A layer of ``size = prod(shape)`` units of one ``units`` type.
 
-    ``role`` is ``'visible'`` (data is clamped here when training) or ``'hidden'``.
+    ``role`` is ``'visible'`` (data is clamped here in the positive phase), ``'hidden'``, or
+    ``'input'``: always clamped, in both training phases and when sampling, to per-chain
+    values given with the data (a conditional RBM's history frames, an RNN-RBM's emitted
+    biases). Inputs condition the model; they are never sampled.
     States of a group are stored flat, ``(chains, size)``, and shown to users as
     ``(chains, *shape)``.
     """

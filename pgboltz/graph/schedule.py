@@ -10,6 +10,16 @@ the *interaction graph*:
   contributes one node per unit, so a periodic even lattice colours into the
   two checkerboard halves and a king's graph into four classes.
 
+Two kinds of factor shape the schedule beyond pairwise couplings:
+
+* **joint groups** (:meth:`Factor.joint_groups`): groups drawn together by one
+  distribution -- a max-pooling factor's detectors and pooling units, or a Gaussian
+  group with a full precision matrix -- are contracted into one node before
+  colouring, so they always land whole in one block;
+* **directed factors** (a DBN's logistic layers): their children are left out of
+  the colouring and appended after it in ancestral order (parents first), so a sweep
+  is one Gibbs sweep of the undirected part followed by one ancestral pass.
+
 Blocks given by a user are checked by :func:`check_blocks` and refused with the
 offending pair of units named.
 
@@ -59,7 +69,64 @@ class Block:
 
 
 def _free_groups(graph, free):
-    return list(graph.groups) if free is None else [g for g in graph.groups if g in set(free)]
+    return list(graph.free_groups()) if free is None else [g for g in graph.groups if g in set(free)]
+
+
+def directed_children(graph) -> dict:
+    """{child group: its directed factor}; refuses two tables for one child."""
+    out = {}
+    for f in graph.factors:
+        for c in f.children():
+            if c in out:
+                raise ScheduleError(f"group {c!r} is the child of two directed factors ({out[c].label} and "
+                                    f"{f.label}); a child has one conditional table -- merge the parents")
+            out[c] = f
+    return out
+
+
+def ancestral_order(graph, children: dict) -> list:
+    """Directed children sorted parents-first; refuses cycles."""
+    order, state = [], {}
+
+    def visit(g, path):
+        if state.get(g) == 2:
+            return
+        if state.get(g) == 1:
+            raise ScheduleError(f"directed factors form a cycle through {' -> '.join(path + [g])}")
+        state[g] = 1
+        if g in children:
+            for p in children[g].groups:
+                if p != g:
+                    visit(p, path + [g])
+            order.append(g)
+        state[g] = 2
+
+    for g in graph.groups:
+        if g in children:
+            visit(g, [])
+    return order
+
+
+def joint_sets(graph) -> list:
+    """[(factor, groups)] for every set of groups some factor requires to be drawn together."""
+    return [(f, tuple(js)) for f in graph.factors for js in f.joint_groups()]
+
+
+def check_directed(graph, free) -> None:
+    """A directed child's conditional must come from its table alone, with its parents known."""
+    children = directed_children(graph)
+    fs = set(free)
+    for c, f in children.items():
+        for other in graph.factors_touching(c):
+            if other is not f and not other.directed:
+                raise ScheduleError(
+                    f"group {c!r} is the child of the {f.label}, but the energy {other.label} also touches it; "
+                    "a directed child's conditional comes from its table alone (put its bias into the directed factor)")
+        if c not in fs and any(p in fs for p in f.groups if p != c):
+            raise ScheduleError(
+                f"group {c!r} is clamped but its directed parent is free: the parent's conditional then needs "
+                "explaining away, which blocked Gibbs does not derive -- clamp the parent too, or use the "
+                "model's approximate inference (e.g. a DBN's recognition pass)")
 
 
 def _free_couplings(graph, free):
@@ -76,6 +143,8 @@ def _blocks_from_colours(graph, colour_of: dict, free) -> list[Block]:
         parts = classes.setdefault(colour, {})
         if node[0] == "G":
             parts[node[1]] = None
+        elif node[0] == "J":
+            parts.update({g: None for g in node[1]})
         else:
             parts.setdefault(node[1], []).append(node[2])
     blocks = []
@@ -98,10 +167,26 @@ def _blocks_from_colours(graph, colour_of: dict, free) -> list[Block]:
     return blocks
 
 
+def _joint_nodes(graph, free) -> dict:
+    """group -> ('J', groups) for free groups in a joint set (the contracted node)."""
+    fs, out = set(free), {}
+    for f, js in joint_sets(graph):
+        inside = [g for g in js if g in fs]
+        if inside and len(inside) != len(js):
+            raise ScheduleError(f"the {f.label} draws {', '.join(js)} jointly: clamp all of them or none")
+        node = ("J", tuple(sorted(inside, key=list(graph.groups).index)))
+        for g in inside:
+            if g in out and out[g] != node:
+                raise ScheduleError(f"group {g!r} is in two joint sets; merge them into one factor")
+            out[g] = node
+    return out
+
+
 def interaction_graph(graph, free=None) -> nx.Graph:
-    """Nodes ('G', group) or ('U', group, unit); edges where a factor couples them."""
+    """Nodes ('G', group), ('J', groups) or ('U', group, unit); edges where a factor couples them."""
     free = _free_groups(graph, free)
-    unit_level = {g for g in free if graph.has_internal_couplings(g)}
+    joint = _joint_nodes(graph, free)
+    unit_level = {g for g in free if graph.has_internal_couplings(g) and g not in joint}
     n_nodes = sum(graph.group(g).size for g in unit_level)
     if n_nodes > MAX_UNIT_NODES:
         raise ScheduleError(
@@ -112,8 +197,11 @@ def interaction_graph(graph, free=None) -> nx.Graph:
         if g in unit_level:
             G.add_nodes_from(("U", g, i) for i in range(graph.group(g).size))
         else:
-            G.add_node(("G", g))
-    node = lambda g, i: ("U", g, int(i)) if g in unit_level else ("G", g)  # noqa: E731
+            G.add_node(joint.get(g, ("G", g)))
+
+    def node(g, i):
+        return ("U", g, int(i)) if g in unit_level else joint.get(g, ("G", g))
+
     for f, c in _free_couplings(graph, free):
         a, b = c.group_a, c.group_b
         na, nb = graph.group(a).size, graph.group(b).size
@@ -124,7 +212,8 @@ def interaction_graph(graph, free=None) -> nx.Graph:
                 raise ScheduleError(f"{f.label}: too many unit-level couplings to colour; pass blocks explicitly")
             G.add_edges_from((node(a, i), node(b, j)) for i in ia for j in jb if node(a, i) != node(b, j))
         else:
-            G.add_edges_from({(node(a, i), node(b, j)) for i, j in zip(c.i.tolist(), c.j.tolist())})
+            G.add_edges_from({(node(a, i), node(b, j)) for i, j in zip(c.i.tolist(), c.j.tolist())
+                              if node(a, i) != node(b, j)})
     return G
 
 
@@ -167,17 +256,23 @@ def _lattice_fallback(graph, free):
 
 
 def derive_blocks(graph, free=None) -> list[Block]:
-    """The derived block schedule over the ``free`` groups (default: all groups)."""
+    """The derived block schedule over the ``free`` groups (default: every group that is not an input).
+
+    The undirected part is coloured; directed children follow in ancestral order."""
     free = _free_groups(graph, free)
+    check_directed(graph, free)
+    children = directed_children(graph)
+    directed = [g for g in ancestral_order(graph, children) if g in set(free)]
+    undirected = [g for g in free if g not in children]
     try:
-        G = interaction_graph(graph, free)
+        G = interaction_graph(graph, undirected)
     except ScheduleError:
-        blocks = _lattice_fallback(graph, free)
+        blocks = _lattice_fallback(graph, undirected)
         if blocks is None:
             raise
-        check_blocks(graph, blocks, free)
-        return blocks
-    blocks = _blocks_from_colours(graph, colour(G), free)
+    else:
+        blocks = _blocks_from_colours(graph, colour(G), undirected)
+    blocks += [Block((BlockPart(g),)) for g in directed]
     check_blocks(graph, blocks, free)
     return blocks
 
@@ -225,6 +320,21 @@ def check_blocks(graph, blocks, free=None) -> None:
         if np.any(o < 0):
             unit = graph.group(g).unit_name(int(np.flatnonzero(o < 0)[0]))
             raise ScheduleError(f"unit {unit} is in no block; blocks must cover every free unit")
+    for f, js in joint_sets(graph):
+        where = {int(b) for g in js if g in owner for b in np.unique(owner[g])}
+        if len(where) > 1:
+            raise ScheduleError(f"the {f.label} draws {', '.join(js)} jointly, but blocks {sorted(where)} split "
+                                "them; put the whole joint set into one block")
+    for c, f in directed_children(graph).items():
+        if c not in owner:
+            continue
+        k = int(owner[c][0])
+        if np.any(owner[c] != k) or any(len(b.parts) > 1 for b in blocks[k:k + 1]):
+            raise ScheduleError(f"directed child {c!r} must be a block of its own")
+        for p in f.groups:
+            if p != c and p in owner and int(owner[p].max()) >= k:
+                raise ScheduleError(f"directed child {c!r} (block {k}) must come after its parent {p!r} "
+                                    f"(block {int(owner[p].max())}): ancestral order")
     for f, c in _free_couplings(graph, free):
         oa, ob = owner[c.group_a], owner[c.group_b]
         if c.dense:

@@ -24,17 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GraphError, SpecError
-from ..factors import Bias, Dense, Lattice2D, Sparse
+from ..factors import FACTOR_KINDS
 from .factor_graph import FactorGraph
 
 TOP_KEYS = {"name", "description", "seed", "groups", "factors"}
 GROUP_KEYS = {"name", "shape", "units", "role"}
-FACTOR_KEYS = {
-    "bias": {"kind", "name", "group", "init", "value", "file", "key", "keys", "seed"},
-    "dense": {"kind", "name", "groups", "init", "value", "file", "key", "keys", "seed"},
-    "sparse": {"kind", "name", "groups", "edges", "edges_file", "init", "value", "file", "key", "keys", "seed"},
-    "lattice": {"kind", "name", "group", "periodic", "init", "value", "file", "key", "keys", "seed"},
-}
+#: fields every factor table may have; each kind adds its own (``Factor.spec_keys``)
+COMMON_FACTOR_KEYS = {"kind", "name", "init", "value", "file", "key", "keys", "seed"}
 DISTS = {"normal": {"mean", "std"}, "uniform": {"low", "high"}, "constant": {"value"}}
 
 
@@ -86,14 +82,16 @@ class _ParamSource:
     def __init__(self, ctx, table, where, rng, base_dir):
         self.ctx, self.table, self.where, self.base_dir = ctx, table, where, base_dir
         self.rng = np.random.default_rng(table["seed"]) if "seed" in table else rng
-        given = [k for k in ("init", "value", "file") if k in table]
-        if len(given) != 1:
-            raise ctx.error(where, "give exactly one of `init` (random), `value` (numbers) or `file` (.npz)"
-                            + (f"; found {', '.join(given)}" if given else ""))
-        self.mode = given[0]
+        self.given = [k for k in ("init", "value", "file") if k in table]
+        self.mode = self.given[0] if len(self.given) == 1 else None
         self._npz = None
+        self.used = False
 
     def get(self, param, shape, single):
+        self.used = True
+        if len(self.given) != 1:
+            raise self.ctx.error(self.where, "give exactly one of `init` (random), `value` (numbers) or `file` "
+                                 "(.npz)" + (f"; found {', '.join(self.given)}" if self.given else ""))
         ctx, t, where = self.ctx, self.table, self.where
         if self.mode == "init":
             return _draw(ctx, t["init"], shape, self.rng, f"{where}.init")
@@ -141,21 +139,60 @@ class _ParamSource:
         return arr.reshape(shape)
 
 
-def _group_name(ctx, t, where, groups):
-    name = _require(ctx, t, "group", where, str, "a group name")
-    if name not in groups:
-        raise ctx.error(f"{where}.group", f"unknown group {name!r}; known groups: {', '.join(groups)}")
-    return name
+class FactorSpec:
+    """What a factor kind's :meth:`~pgboltz.factors.Factor.from_spec` reads: one ``[[factors]]`` table.
 
+    Errors name the file and field; parameters come from ``init`` / ``value`` / ``file``.
+    """
 
-def _group_pair(ctx, t, where, groups):
-    pair = _require(ctx, t, "groups", where, list, 'a list of two group names, e.g. ["v", "h"]')
-    if len(pair) != 2 or not all(isinstance(x, str) for x in pair):
-        raise ctx.error(f"{where}.groups", f'expected two group names, e.g. ["v", "h"], got {pair!r}')
-    for name in pair:
-        if name not in groups:
-            raise ctx.error(f"{where}.groups", f"unknown group {name!r}; known groups: {', '.join(groups)}")
-    return pair
+    def __init__(self, ctx, table, where, graph, rng, base_dir):
+        self.ctx, self.table, self.where, self.graph, self.base_dir = ctx, table, where, graph, base_dir
+        self.name = table.get("name")
+        self.source = _ParamSource(ctx, table, where, rng, base_dir)
+
+    @property
+    def mode(self):
+        return self.source.mode
+
+    def error(self, field, msg):
+        return self.ctx.error(f"{self.where}.{field}" if field else self.where, msg)
+
+    def shape(self, group):
+        return self.graph.group(group).shape
+
+    def size(self, group):
+        return self.graph.group(group).size
+
+    def group(self) -> str:
+        name = _require(self.ctx, self.table, "group", self.where, str, "a group name")
+        if name not in self.graph.groups:
+            raise self.error("group", f"unknown group {name!r}; known groups: {', '.join(self.graph.groups)}")
+        return name
+
+    def groups(self, n: int) -> list:
+        example = '["v", "h"]' if n == 2 else '["v", "h", "g"]'
+        names = _require(self.ctx, self.table, "groups", self.where, list, f"a list of {n} group names, e.g. {example}")
+        if len(names) != n or not all(isinstance(x, str) for x in names):
+            raise self.error("groups", f"expected {n} group names, e.g. {example}, got {names!r}")
+        for name in names:
+            if name not in self.graph.groups:
+                raise self.error("groups", f"unknown group {name!r}; known groups: {', '.join(self.graph.groups)}")
+        return names
+
+    def param(self, name, shape, single=True) -> np.ndarray:
+        """Parameter ``name`` of ``shape``; ``single``: the kind has one parameter (``key`` may name it)."""
+        return self.source.get(name, tuple(shape), single)
+
+    def get(self, key, types, default, what):
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        if not isinstance(value, types) or (types in (int, (int, list)) and isinstance(value, bool)):
+            raise self.error(key, f"expected {what}, got {value!r}")
+        return value
+
+    def edges(self):
+        return _edges(self.ctx, self.table, self.where, self.base_dir)
 
 
 def _edges(ctx, t, where, base_dir):
@@ -180,44 +217,19 @@ def _edges(ctx, t, where, base_dir):
     return arr.astype(np.intp)
 
 
-def _sym(a):
-    u = np.triu(a, k=1)
-    return u + u.T
-
-
 def build_factor(ctx, t, where, graph, rng, base_dir):
-    kind = _require(ctx, t, "kind", where, str, f"one of {', '.join(FACTOR_KEYS)}")
-    if kind not in FACTOR_KEYS:
-        raise ctx.error(f"{where}.kind", f"unknown factor kind {kind!r}; known kinds: {', '.join(FACTOR_KEYS)}")
-    _check_keys(ctx, t, FACTOR_KEYS[kind], where)
-    groups = graph.groups
-    name = t.get("name")
-    src = _ParamSource(ctx, t, where, rng, base_dir)
-    if kind == "bias":
-        g = _group_name(ctx, t, where, groups)
-        return Bias(g, src.get("b", groups[g].shape, True), name=name)
-    if kind == "dense":
-        a, b = _group_pair(ctx, t, where, groups)
-        W = src.get("W", (groups[a].size, groups[b].size), True)
-        if a == b and src.mode == "init":
-            W = _sym(W)  # draw the upper triangle, mirror it, zero diagonal
-        return Dense(a, b, W, name=name)
-    if kind == "sparse":
-        a, b = _group_pair(ctx, t, where, groups)
-        edges = _edges(ctx, t, where, base_dir)
-        return Sparse(a, b, edges, src.get("w", (len(edges),), True), name=name)
-    g = _group_name(ctx, t, where, groups)
-    periodic = t.get("periodic", True)
-    if not isinstance(periodic, bool):
-        raise ctx.error(f"{where}.periodic", f"expected true or false, got {periodic!r}")
-    shape = groups[g].shape
-    if len(shape) != 2:
-        raise ctx.error(f"{where}.group", f"a lattice needs a 2-D group; {g!r} has shape {list(shape)}")
-    Jr, Jd = src.get("J_right", shape, False), src.get("J_down", shape, False)
-    if not periodic and src.mode != "file":
-        Jr[:, -1] = 0.0  # bonds leaving an open lattice do not exist
-        Jd[-1, :] = 0.0
-    return Lattice2D(g, Jr, Jd, periodic=periodic, name=name)
+    """One factor from its table, by the kind's own :meth:`~pgboltz.factors.Factor.from_spec`."""
+    kinds = ", ".join(sorted(FACTOR_KINDS))
+    kind = _require(ctx, t, "kind", where, str, f"one of {kinds}")
+    if kind not in FACTOR_KINDS:
+        raise ctx.error(f"{where}.kind", f"unknown factor kind {kind!r}; known kinds: {kinds}")
+    cls = FACTOR_KINDS[kind]
+    _check_keys(ctx, t, COMMON_FACTOR_KEYS | set(cls.spec_keys), where)
+    spec = FactorSpec(ctx, t, where, graph, rng, base_dir)
+    factor = cls.from_spec(spec)
+    if not spec.source.used and spec.source.given:
+        raise ctx.error(where, f"a {kind} factor has no parameters; remove {', '.join(spec.source.given)}")
+    return factor
 
 
 def load_spec(path) -> FactorGraph:

@@ -1,9 +1,9 @@
-"""Learning: gradients from factor statistics, CD-k / PCD / PT trainers, optimiser."""
+"""Learning: gradients from factor statistics, CD-k / PCD / PT trainers, optimiser on the backend."""
 
 from .optim import SGD, OptimConfig
-from .statistics import exact_gradient, factor_statistics
+from .statistics import conditional_means, exact_gradient, hidden_groups
 from .tempering import Tempering, swap_log_ratio
-from .trainer import TrainConfig, Trainer
+from .trainer import TrainConfig, Trainer, TrainingDiverged
 
-__all__ = ["Trainer", "TrainConfig", "OptimConfig", "SGD", "exact_gradient", "factor_statistics", "Tempering",
-           "swap_log_ratio"]
+__all__ = ["Trainer", "TrainConfig", "TrainingDiverged", "OptimConfig", "SGD", "exact_gradient", "conditional_means",
+           "hidden_groups", "Tempering", "swap_log_ratio"]

@@ -1,7 +1,11 @@
-"""Stochastic gradient ascent with momentum, weight decay and a learning-rate schedule.
+"""Stochastic gradient ascent with momentum, weight decay and a learning-rate schedule, on the backend.
 
-    v <- momentum * v + lr(t) * (grad - weight_decay * theta)     (decay on couplings, not biases)
+    v <- momentum * v + lr(t) * scale * (grad - weight_decay * theta)     (decay on couplings only)
     theta <- theta + v
+
+``scale`` is the factor's per-parameter learning-rate scale (:meth:`Factor.lr_scale`,
+e.g. smaller for variances). Parameters and velocities are the compiled model's
+device arrays, updated in place; nothing is copied to the host during training.
 
 Sparsity (Lee et al. 2008; Hinton's practical guide, section 11): with a target
 activation p and a running average q_j of each hidden unit's mean activation,
@@ -33,15 +37,18 @@ class OptimConfig:
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if self.lr <= 0:
+        if not self.lr > 0:
             raise ValueError(f"learning rate must be positive, got {self.lr}")
 
 
 class SGD:
-    def __init__(self, graph, config: OptimConfig, epochs: int):
-        self.graph, self.config, self.epochs = graph, config, max(1, epochs)
-        self.velocity = [{k: np.zeros_like(v) for k, v in f.params.items()} for f in graph.factors]
-        self.q = {g: None for g in graph.groups if g not in graph.visible}
+    """Updates a :class:`~pgboltz.model.CompiledModel`'s parameters in place on its backend."""
+
+    def __init__(self, model, config: OptimConfig, epochs: int, hidden=()):
+        self.model, self.graph, self.config, self.epochs = model, model.graph, config, max(1, epochs)
+        xp = model.backend.xp
+        self.velocity = [{k: xp.zeros_like(v) for k, v in p.items()} for p in model.params]
+        self.q = {g: None for g in hidden}
 
     def lr(self, epoch: int) -> float:
         c = self.config
@@ -52,20 +59,26 @@ class SGD:
         return c.lr
 
     def step(self, grads: list, epoch: int, hidden_means: dict | None = None) -> None:
+        """One update from ``grads`` (backend arrays per factor and parameter)."""
         c = self.config
         lr = self.lr(epoch)
         mom = c.momentum if epoch < c.momentum_switch else c.final_momentum
-        for f, g, vel in zip(self.graph.factors, grads, self.velocity):
+        for f, g, vel, p in zip(self.graph.factors, grads, self.velocity, self.model.params):
+            if not g:
+                continue
             for k, grad in g.items():
+                role = f.param_role(k)
                 step = grad
-                if f.kind != "bias" and c.weight_decay:
-                    step = step - c.weight_decay * f.params[k]
-                if f.kind == "bias" and c.sparsity_target is not None and hidden_means and f.groups[0] in hidden_means:
+                if role == "coupling" and c.weight_decay:
+                    step = step - c.weight_decay * p[k]
+                if role == "bias" and c.sparsity_target is not None and hidden_means and f.groups[0] in hidden_means \
+                        and f.groups[0] in self.q:
                     q = self._track(f.groups[0], hidden_means[f.groups[0]])
                     step = step + c.sparsity_cost * (c.sparsity_target - q)
                 vel[k] *= mom
-                vel[k] += lr * step
-                f.params[k] += vel[k]
+                vel[k] += (lr * f.lr_scale(k)) * step
+                p[k] += vel[k]
+            p.bump()
 
     def _track(self, group, mean):
         q = self.q.get(group)
@@ -73,14 +86,17 @@ class SGD:
         return self.q[group]
 
     def state(self) -> dict:
-        arrays = {f"velocity/{i}/{k}": v for i, d in enumerate(self.velocity) for k, v in d.items()}
-        arrays.update({f"sparsity_q/{g}": q for g, q in self.q.items() if q is not None})
+        """Host copies of the optimiser state (for checkpoints)."""
+        be = self.model.backend
+        arrays = {f"velocity/{i}/{k}": be.to_numpy(v) for i, d in enumerate(self.velocity) for k, v in d.items()}
+        arrays.update({f"sparsity_q/{g}": be.to_numpy(q) for g, q in self.q.items() if q is not None})
         return arrays
 
     def load_state(self, arrays: dict) -> None:
+        be = self.model.backend
         for i, d in enumerate(self.velocity):
             for k in d:
-                d[k][...] = arrays[f"velocity/{i}/{k}"]
+                d[k][...] = be.asarray(np.asarray(arrays[f"velocity/{i}/{k}"]))
         for g in self.q:
             key = f"sparsity_q/{g}"
-            self.q[g] = np.array(arrays[key]) if key in arrays else None
+            self.q[g] = be.asarray(np.asarray(arrays[key])) if key in arrays else None

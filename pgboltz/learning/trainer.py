@@ -25,15 +25,19 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..checkpoint import CheckpointError, load_model, save_checkpoint
-from ..conditionals import accumulate, field_terms, independent_groups
-from ..errors import DataError
+from ..errors import DataError, PgboltzError
 from ..graph.serialize import graph_to_dict
+from ..model import independent_groups
 from ..sampling import GibbsSampler
 from .optim import SGD, OptimConfig
-from .statistics import can_average_hidden, factor_statistics, mean_field_hidden, uniform_weights
+from .statistics import can_average_hidden, conditional_means, hidden_groups, uniform_weights
 from .tempering import Tempering, geometric_betas
 
 METHODS = ("cd", "pcd", "pt")
+
+
+class TrainingDiverged(PgboltzError, RuntimeError):
+    """Parameters became NaN or infinite; the graph keeps the last finite parameters."""
 
 
 @dataclass
@@ -62,74 +66,91 @@ class TrainConfig:
 
 
 class Trainer:
-    """Train ``graph`` on ``train`` (``{visible group: (n, *shape)}``), in place."""
+    """Train ``graph`` on ``train`` (``{visible and input group: (n, *shape)}``), in place.
+
+    Parameters and optimiser state live on the backend (``self.model.params``); the graph's
+    host parameters are refreshed at the end of every epoch and before checkpoints.
+    """
 
     def __init__(self, graph, train: dict, config: TrainConfig | None = None, test: dict | None = None):
         self.graph, self.config = graph, config or TrainConfig()
         c = self.config
         if not graph.visible:
             raise DataError(f"{graph.name!r} has no visible group to clamp data to (set role = \"visible\")")
-        self.train = graph.check_states(train, groups=graph.visible, what="training data")
-        self.test = graph.check_states(test, groups=graph.visible, what="test data") if test is not None else None
+        self.data_groups = list(graph.visible) + list(graph.inputs)
+        self.train = graph.check_states(train, groups=self.data_groups, what="training data")
+        self.test = graph.check_states(test, groups=self.data_groups, what="test data") if test is not None else None
         self.n = next(iter(self.train.values())).shape[0]
         if self.n < c.batch_size:
             raise DataError(f"{self.n} training examples, fewer than one batch of {c.batch_size}")
-        self.hidden = [g for g in graph.groups if g not in graph.visible]
+        self.hidden = hidden_groups(graph)
         self.average_hidden = can_average_hidden(graph)
-        self.opt = SGD(graph, c.optim, c.epochs)
         self.epoch = 0
         self.history: list[dict] = []
         chains = c.chains or c.batch_size
         if c.method == "cd":
             chains = c.batch_size
         K = c.temperatures if c.method == "pt" else 1
+        if graph.inputs and (chains != c.batch_size or K > 1):
+            raise DataError(f"{graph.name!r} has input groups ({', '.join(graph.inputs)}): each negative chain is "
+                            "conditioned on one example's inputs, so use chains = batch size and cd or pcd")
         self.neg = GibbsSampler(graph, chains=chains * K, backend=c.backend, seed=c.seed, dtype=c.dtype)
+        self.model = self.neg.model
         self.be = self.neg.backend
+        self.opt = SGD(self.model, c.optim, c.epochs, hidden=self.hidden)
+        self.train_dev = {g: self.be.asarray(x) for g, x in self.train.items()}
         self.tempering = Tempering(self.neg, geometric_betas(K, c.beta_min), np.random.default_rng(c.seed)) \
             if c.method == "pt" else None
         self.pos = None
         if not self.average_hidden:
-            clamp = {g: np.zeros((c.batch_size,) + graph.group(g).shape) for g in graph.visible}
+            clamp = {g: self.train[g][:c.batch_size] for g in graph.visible}
             self.pos = GibbsSampler(graph, chains=c.batch_size, backend=c.backend, seed=c.seed + 1, dtype=c.dtype,
-                                    clamp=clamp)
+                                    clamp=clamp, params=self.model.params)
 
     # -- one update -------------------------------------------------------------
+    def _device(self, batch):
+        """Data on the backend in its dtype (arrays already there are used as they are)."""
+        be = self.be
+        return {g: x if isinstance(x, be.xp.ndarray) and x.dtype == be.dtype else be.asarray(x)
+                for g, x in batch.items()}
+
     def _positive(self, batch):
+        """(statistics, states) with the data clamped; ``batch`` maps data groups to ``(batch, size)``."""
         xp = self.be.xp
+        batch = self._device(batch)
+        n = next(iter(batch.values())).shape[0]
         if self.average_hidden:
-            vis = {g: self.be.asarray(x) for g, x in batch.items()}
-            states = mean_field_hidden(self.graph, vis, self.hidden, self.neg._params, self.be)
-            n = next(iter(batch.values())).shape[0]
-            return factor_statistics(self.graph, states, uniform_weights(xp, n), self.be), states
-        self.pos.set_states(batch)
-        self.pos.sweep(self.config.positive_sweeps)
-        n = self.pos.chains
-        return factor_statistics(self.graph, self.pos._states, uniform_weights(xp, n), self.be), self.pos._states
+            states = conditional_means(self.model, batch, self.hidden)
+        else:
+            self.pos.model.load_states(batch)
+            self.pos.sweep(self.config.positive_sweeps)
+            states = self.pos.model.states
+        return self.model.statistics(states, uniform_weights(xp, n)), states
 
     def _negative(self, batch):
-        c, s = self.config, self.neg
+        c, s, m = self.config, self.neg, self.model
+        batch = self._device(batch)
         if c.method == "cd":
-            s.set_states(batch)
+            m.load_states({g: batch[g] for g in self.graph.visible})
+        if self.graph.inputs:
+            m.load_states({g: batch[g] for g in self.graph.inputs})
         for _ in range(c.k):
             s.sweep(1)
             if self.tempering is not None:
                 self.tempering.swap()
         mask = self.tempering.cold_mask() if self.tempering is not None else None
-        states = s._states
+        states = m.states
         if self.average_hidden:
-            vis = {g: states[g] for g in self.graph.visible}
-            states = mean_field_hidden(self.graph, vis, self.hidden, s._params, self.be)
-        return factor_statistics(self.graph, states, uniform_weights(self.be.xp, s.chains, mask), self.be)
+            states = conditional_means(m, {g: states[g] for g in self.data_groups}, self.hidden)
+        return m.statistics(states, uniform_weights(self.be.xp, s.chains, mask))
 
     def _update(self, batch):
         pos, pos_states = self._positive(batch)
         neg = self._negative(batch)
         grads = [{k: p[k] - q[k] for k in p} for p, q in zip(pos, neg)]
-        means = {g: self.be.to_numpy(pos_states[g].mean(axis=0)).astype(np.float64) for g in self.hidden}
+        means = {g: pos_states[g].mean(axis=0) for g in self.hidden} \
+            if self.config.optim.sparsity_target is not None else None
         self.opt.step(grads, self.epoch, means)
-        self.neg.refresh_params()
-        if self.pos is not None:
-            self.pos.refresh_params()
 
     # -- epochs -------------------------------------------------------------------
     def run_epoch(self) -> dict:
@@ -142,10 +163,15 @@ class Trainer:
             self.tempering.rng = np.random.default_rng([c.seed, self.epoch, 3])
         order = np.random.default_rng([c.seed, self.epoch]).permutation(self.n)
         n_batches = self.n // c.batch_size  # the incomplete last batch is dropped
-        with self.be.hot_loop():
+        with self.model.running():
             for b in range(n_batches):
-                idx = order[b * c.batch_size:(b + 1) * c.batch_size]
-                self._update({g: x[idx] for g, x in self.train.items()})
+                idx = self.be.asarray(order[b * c.batch_size:(b + 1) * c.batch_size], dtype=np.intp)
+                self._update({g: x[idx] for g, x in self.train_dev.items()})
+        if not self.model.params_finite():
+            raise TrainingDiverged(
+                f"training {self.graph.name!r} diverged in epoch {self.epoch + 1}: parameters became NaN or infinite. "
+                "The graph keeps the parameters of the last finite epoch; lower the learning rate or momentum")
+        self.model.pull_params()
         self.epoch += 1
         metrics = {"epoch": self.epoch, "seconds": time.perf_counter() - t0,
                    "reconstruction_error": self.reconstruction_error(self.train)}
@@ -181,6 +207,7 @@ class Trainer:
         from ..estimators import exact_log_likelihood
         from ..exact import log_z
 
+        self.model.pull_params()
         try:
             lz = log_z(self.graph, max_units=max_units)
         except TooLargeError:
@@ -194,24 +221,22 @@ class Trainer:
         """Mean squared error of v against E[v | h = E[h | v]] (mean-field reconstruction)."""
         if not self.average_hidden or not independent_groups(self.graph, self.graph.visible):
             return None
-        be = self.be
-        vis = {g: be.asarray(x[:limit]) for g, x in data.items()}
-        states = mean_field_hidden(self.graph, vis, self.hidden, self.neg._params, be)
+        be, m = self.be, self.model
+        given = {g: be.asarray(x[:limit]) for g, x in data.items()}
+        states = conditional_means(m, given, self.hidden)
         err, count = 0.0, 0
         for g in self.graph.visible:
-            n = vis[g].shape[0]
-            theta = be.empty((n, self.graph.group(g).size))
-            accumulate(field_terms(self.graph, g, None, self.neg._params, be, n), states, theta)
-            recon = self.graph.group(g).units.mean(be.xp, theta)
-            err += float(((vis[g] - recon) ** 2).sum())
-            count += vis[g].size
+            recon = self.graph.group(g).units.mean(be.xp, m.field(g, states))
+            err += float(((given[g] - recon) ** 2).sum())
+            count += given[g].size
         return err / count
 
     # -- checkpoints ------------------------------------------------------------
     def save(self, path) -> None:
+        self.model.pull_params()
         structure, arrays = graph_to_dict(self.graph)
         arrays.update({f"optim/{k}": v for k, v in self.opt.state().items()})
-        arrays.update({f"chains/{g}": self.be.to_numpy(x) for g, x in self.neg._states.items()})
+        arrays.update({f"chains/{g}": x for g, x in self.neg.get_states().items()})
         if self.tempering is not None:
             arrays["tempering/chain_at"] = self.tempering.chain_at
             arrays["tempering/accepted"] = self.tempering.accepted

@@ -1,0 +1,79 @@
+"""Quadratic factor: the precision of Gaussian units, with a learned log standard deviation.
+
+    E = sum_i x_i^2 / (2 sigma_i^2),   sigma_i = exp(log_sigma_i)
+    precision_i += exp(-2 log_sigma_i)
+
+With a bias (linear slot eta) the unit is N(eta sigma^2, sigma^2) (seed eqs. 29-30);
+parameterising by log sigma keeps sigma positive whatever the optimiser does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GraphError
+from .base import Factor, FieldTerm, UnitTerms
+
+
+class _PrecisionTerm(FieldTerm):
+    slot = "precision"
+    writes = False
+
+    def __init__(self, log_sigma, index, backend):
+        xp = backend.xp
+        s = log_sigma if index is None else log_sigma[backend.asarray(index, dtype=np.intp)]
+        self.lam = xp.exp(-2.0 * s)
+
+    def __call__(self, states, out, add, rows=slice(None)):
+        if add:
+            out[rows] += self.lam
+        else:
+            out[rows] = self.lam
+
+
+class Quadratic(Factor):
+    kind = "quadratic"
+    spec_keys = ("group",)
+
+    def __init__(self, group: str, log_sigma, name=None):
+        super().__init__((group,), {"log_sigma": log_sigma}, name)
+
+    @property
+    def group(self):
+        return self.groups[0]
+
+    def check_params(self):
+        if "precision" not in self.units[self.group].slots:
+            raise GraphError(f"{self.label}: group {self.group!r} has {self.units[self.group].name} units, "
+                             "which have no precision; a quadratic factor needs gaussian units")
+        s = self.params["log_sigma"]
+        if s.size != self.sizes[self.group]:
+            self._expect_shape("log_sigma", self.shapes[self.group])
+        self.params["log_sigma"] = s.reshape(-1)
+
+    def energy(self, xp, states, params):
+        x = states[self.group]
+        return 0.5 * ((x * x) @ xp.exp(-2.0 * params["log_sigma"]))
+
+    def statistics(self, xp, states, weights, params):
+        x = states[self.group]  # -dE/d log_sigma_i = exp(-2 log_sigma_i) x_i^2
+        return {"log_sigma": xp.exp(-2.0 * params["log_sigma"]) * (weights @ (x * x))}
+
+    def field_term(self, target, index, params, backend, chains):
+        return _PrecisionTerm(params["log_sigma"], index, backend)
+
+    def unit_terms(self):
+        n = self.sizes[self.group]
+        i = np.arange(n)
+        return UnitTerms().add((self.group, self.group), (i, i), -0.5 * np.exp(-2.0 * self.params["log_sigma"]))
+
+    def param_role(self, name):
+        return "variance"
+
+    def lr_scale(self, name):
+        return 0.1  # variances move slowly (Hinton's practical guide, section 13.2)
+
+    @classmethod
+    def from_spec(cls, spec):
+        g = spec.group()
+        return cls(g, spec.param("log_sigma", spec.shape(g)), name=spec.name)

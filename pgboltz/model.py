@@ -1,0 +1,478 @@
+"""One compiled model: a factor graph on a backend, for a fixed number of chains.
+
+Everything that runs a model -- the Gibbs sampler, the trainer, AIS, free
+energies, the enumerator and :mod:`pgboltz.conditionals` -- goes through this
+object's public methods. It holds
+
+* ``params[k]``: factor k's parameters on the backend (:class:`DeviceParams`, with a
+  write ``version``); training updates them in place, the graph's host copy is
+  refreshed only by :meth:`pull_params` (checkpoints, evaluation);
+* ``states[g]``: every group's states, ``(chains, size)`` on the backend;
+* the **compiled block updates** of the schedule (:mod:`pgboltz.graph.schedule`):
+  for each part of a block, the field terms of every factor that contributes to it,
+  grouped by slot, plus buffers; for a joint set (max pooling), one update that
+  hands all its groups' slots to the factor's joint distribution.
+
+Two modes use the same updates: **sample** (:meth:`sweep`, blocked Gibbs) and
+**expectation** (:meth:`mean_field`, damped fixed-point iteration of
+``x_block <- E[x_block | rest]``, the DBM's variational positive phase).
+
+A compiled term that holds arrays *derived* from parameters (a gathered layout, a
+column slice) records the parameters' version; before every sweep or query the
+model rebuilds stale terms, so a changed parameter can never be sampled with its old
+value. A backend can supply a fused kernel for an update through
+``backend.fused_update(units, slots)``; the array code here is the fallback and the
+reference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from .backends import get_backend
+from .errors import DataError, GraphError
+from .graph.schedule import as_blocks, derive_blocks
+
+
+class _Terms:
+    """The compiled contributions to one group's units ``index``, by slot, for ``chains`` chains."""
+
+    def __init__(self, model, group, index, chains):
+        self.model, self.group, self.index, self.chains = model, group, index, chains
+        self.units = model.graph.group(group).units
+        self.n = model.graph.group(group).size if index is None else len(index)
+        self.build()
+
+    def build(self):
+        m = self.model
+        by_slot, sources = {"linear": []}, {}
+        for k, f in enumerate(m.graph.factors):
+            if self.group not in f.groups or not f.contributes_to(self.group):
+                continue
+            for t in f.field_terms(self.group, self.index, m.params[k], m.backend, self.chains):
+                by_slot.setdefault(t.slot, []).append(t)
+                if t.copies_params:
+                    sources[k] = m.params[k].version
+        try:
+            self.units.check_slots(by_slot, f"group {self.group!r}")
+        except ValueError as exc:
+            raise GraphError(str(exc)) from None
+        # products write first; elementwise terms (biases) add afterwards
+        self.by_slot = {s: sorted(ts, key=lambda t: not t.writes) for s, ts in by_slot.items()}
+        self.sources = sources
+        if not hasattr(self, "buffers"):
+            be = self.model.backend
+            self.buffers = {s: be.empty((self.chains, self.n, self.n) if s == "precision_matrix" else
+                                        (self.chains, self.n)) for s in self.by_slot}
+
+    def refresh_if_stale(self):
+        params = self.model.params
+        if any(params[k].version != v for k, v in self.sources.items()):
+            self.build()
+
+    def fill(self, states, rows=slice(None)) -> dict:
+        """The slots for chains ``rows``: ``{slot: buffer[rows]}``."""
+        out = {}
+        for slot, terms in self.by_slot.items():
+            buf = self.buffers[slot]
+            if not terms:
+                buf[rows] = 0
+            for i, t in enumerate(terms):
+                t(states, buf, i > 0, rows)
+            out[slot] = buf[rows]
+        return out
+
+
+class _PartUpdate:
+    """Drawing (or averaging) the units ``index`` of one group, independent given the rest."""
+
+    def __init__(self, model, part):
+        be, chains = model.backend, model.chains
+        self.model, self.group, self.index = model, part.group, part.index
+        self.terms = _Terms(model, part.group, part.index, chains)
+        self.units = self.terms.units
+        n = self.terms.n
+        self.noise = be.empty((chains, n))
+        self.out = model.states[part.group] if part.index is None else be.empty((chains, n))
+        self.index_dev = None if part.index is None else be.asarray(part.index, dtype=np.intp)
+        self.n_elements = chains * n
+        self.groups = (part.group,)
+
+    def sample(self, k, rows):
+        m = self.model
+        field = self.terms.fill(m.states, rows)
+        noise = self.noise[rows]
+        m.backend.draw_(self.units.noise, k, noise)
+        out = self.out[rows]
+        self.units.sample_(m.backend.xp, field, m.beta_rows(rows), noise, out)
+        if self.index_dev is not None:
+            m.states[self.group][rows][:, self.index_dev] = out
+
+    def expect(self, damping):
+        m = self.model
+        mean = self.units.mean(m.backend.xp, self.terms.fill(m.states), m.beta_rows(slice(None)))
+        x = m.states[self.group]
+        if self.index_dev is None:
+            change = float(abs(mean - x).max()) if mean.size else 0.0
+            x[...] = damping * x + (1.0 - damping) * mean
+        else:
+            old = x[:, self.index_dev]
+            change = float(abs(mean - old).max()) if mean.size else 0.0
+            x[:, self.index_dev] = damping * old + (1.0 - damping) * mean
+        return change
+
+
+class _JointUpdate:
+    """Drawing a joint set of whole groups from a factor's joint distribution (max pooling)."""
+
+    def __init__(self, model, factor, groups):
+        be, chains = model.backend, model.chains
+        self.model, self.groups = model, tuple(groups)
+        self.dist = factor.joint_distribution()
+        self.terms = {g: _Terms(model, g, None, chains) for g in self.groups}
+        self.noise = be.empty(self.dist.noise_shape(chains))
+        self.n_elements = chains * sum(t.n for t in self.terms.values())
+
+    def _fields(self, rows):
+        return {g: t.fill(self.model.states, rows) for g, t in self.terms.items()}
+
+    def sample(self, k, rows):
+        m = self.model
+        noise = self.noise[rows]
+        m.backend.draw_(self.dist.noise, k, noise)
+        outs = {g: m.states[g][rows] for g in self.groups}
+        self.dist.sample_(m.backend.xp, self._fields(rows), m.beta_rows(rows), noise, outs)
+
+    def expect(self, damping):
+        m = self.model
+        means = self.dist.mean(m.backend.xp, self._fields(slice(None)), m.beta_rows(slice(None)))
+        change = 0.0
+        for g, mean in means.items():
+            x = m.states[g]
+            change = max(change, float(abs(mean - x).max()))
+            x[...] = damping * x + (1.0 - damping) * mean
+        return change
+
+
+class CompiledModel:
+    """A graph compiled onto a backend for ``chains`` chains.
+
+    Parameters
+    ----------
+    graph : FactorGraph
+    chains : int
+    backend : 'numpy' | 'cupy' | Backend
+    seed, dtype : passed to the backend when it is built here.
+    clamp : dict, optional
+        ``{group: values}`` held fixed (not scheduled); inputs are always clamped and
+        must be given here or set later with :meth:`set_states`.
+    blocks : list or False, optional
+        An explicit schedule (checked); default: derived. ``False``: no schedule (a model
+        only for fields, energies, sums and statistics).
+    beta : float or array (chains,)
+    init : dict, optional
+        Initial states of free groups (default: the unit types' random states).
+    params : list of DeviceParams, optional
+        Share another model's device parameters (same graph and backend), e.g. a trainer's
+        positive-phase sampler and its negative-phase chains: one update serves both.
+    """
+
+    def __init__(self, graph, chains, backend="numpy", seed=0, dtype="float32", clamp=None, blocks=None, beta=1.0,
+                 init=None, params=None, **backend_options):
+        if int(chains) < 1:
+            raise DataError(f"chains must be a positive integer, got {chains}")
+        self.graph = graph
+        self.chains = int(chains)
+        self.backend = get_backend(backend, seed=seed, dtype=dtype, **backend_options)
+        clamp = dict(clamp or {})
+        self.clamped = list(clamp) + [g for g in graph.inputs if g not in clamp]
+        self.free = graph.free_groups(clamped=clamp)
+        self.params = [f.device_params(self.backend) for f in graph.factors] if params is None else params
+        self.states = {}
+        self._beta, self._beta_col = 1.0, None
+        self.beta = beta
+        self._set(self._initial_states(init, clamp))
+        if blocks is False:
+            self.blocks = []
+        else:
+            self.blocks = derive_blocks(graph, self.free) if blocks is None else as_blocks(graph, blocks, self.free)
+        self._terms_cache = {}
+        self._hot = False
+        self._chunks = self.backend.chunks(self.chains)
+        self.updates = self._compile_updates()
+
+    # -- compilation -------------------------------------------------------------
+    def _compile_updates(self):
+        joint = {}
+        for f, js in self.graph.joint_sets():
+            if f.joint_distribution() is not None and set(js) <= set(self.free):
+                joint.update({g: (f, js) for g in js})
+        program = []
+        for b in self.blocks:
+            ups, done = [], set()
+            for p in b.parts:
+                if p.group in joint:
+                    f, js = joint[p.group]
+                    if js not in done:
+                        ups.append(_JointUpdate(self, f, js))
+                        done.add(js)
+                else:
+                    ups.append(_PartUpdate(self, p))
+            program.append(ups)
+        return program
+
+    def terms(self, group, chains=None, index=None) -> _Terms:
+        """Compiled field terms for ``group`` (cached per chain count; rebuilt when stale)."""
+        chains = self.chains if chains is None else int(chains)
+        key = (group, chains, None if index is None else tuple(np.asarray(index).tolist()))
+        t = self._terms_cache.get(key)
+        if t is None:
+            t = self._terms_cache[key] = _Terms(self, group, index, chains)
+        else:
+            t.refresh_if_stale()
+        return t
+
+    def refresh_stale(self) -> None:
+        """Rebuild compiled terms whose source parameters changed version since they were made."""
+        for block in self.updates:
+            for u in block:
+                for t in (u.terms.values() if isinstance(u.terms, dict) else (u.terms,)):
+                    t.refresh_if_stale()
+
+    # -- temperature -----------------------------------------------------------
+    @property
+    def beta(self):
+        """Inverse temperature: a float, or a host array of one value per chain."""
+        return self._beta if self._beta_col is None else self.backend.to_numpy(self._beta_col[:, 0])
+
+    @beta.setter
+    def beta(self, value):
+        if np.ndim(value) == 0:
+            value = float(value)
+            if not np.isfinite(value) or value < 0:
+                raise DataError(f"beta must be a finite number >= 0, got {value}")
+            self._beta, self._beta_col = value, None
+            return
+        b = np.asarray(value, dtype=np.float64)
+        if b.shape != (self.chains,):
+            raise DataError(f"beta must be a number or one value per chain ({self.chains},), got shape {b.shape}")
+        if not np.all(np.isfinite(b)) or np.any(b < 0):
+            raise DataError("beta must be finite and >= 0 for every chain")
+        if self._beta_col is not None:
+            self._beta_col[:, 0] = self.backend.asarray(b)
+        else:
+            self._beta_col = self.backend.asarray(b[:, None])
+        self._beta = None
+
+    def beta_rows(self, rows):
+        return self._beta if self._beta_col is None else self._beta_col[rows]
+
+    # -- parameters ------------------------------------------------------------
+    def set_params(self, k: int, **arrays) -> None:
+        """Overwrite parameters of factor ``k`` on the backend (the graph's host copy is untouched)."""
+        dev = self.params[k]
+        for name, value in arrays.items():
+            if name not in dev:
+                raise GraphError(f"{self.graph.factors[k].label} has no parameter {name!r}; it has {', '.join(dev)}")
+            dev[name][...] = self.backend.asarray(value).reshape(dev[name].shape)
+        dev.bump()
+
+    def push_params(self) -> None:
+        """Copy every factor's host parameters to the backend (after editing ``factor.params``)."""
+        for f, dev in zip(self.graph.factors, self.params):
+            for name, value in f.params.items():
+                dev[name][...] = self.backend.asarray(value)
+            dev.bump()
+
+    def pull_params(self) -> None:
+        """Copy the backend parameters into the graph's factors (for checkpoints and evaluation)."""
+        for f, dev in zip(self.graph.factors, self.params):
+            for name, value in dev.items():
+                f.params[name][...] = self.backend.to_numpy(value).astype(np.float64).reshape(f.params[name].shape)
+
+    def params_finite(self) -> bool:
+        xp = self.backend.xp
+        return all(bool(xp.isfinite(v).all()) for dev in self.params for v in dev.values())
+
+    # -- states --------------------------------------------------------------
+    def _broadcast(self, g, values, what):
+        grp = self.graph.group(g)
+        x = np.asarray(values, dtype=np.float64)
+        if x.shape in (grp.shape, (grp.size,)):  # one state for every chain
+            x = np.broadcast_to(x.reshape(grp.shape), (self.chains,) + grp.shape)
+        if x.ndim == 0 or x.shape[0] != self.chains:
+            rows = x.shape[0] if x.ndim else "no"
+            raise DataError(f"{what}: group {g!r} has {rows} rows, but the sampler runs {self.chains} chains")
+        return x
+
+    def _initial_states(self, init, clamp):
+        rng = self.backend.host_rng
+        init = dict(init or {})
+        unknown = set(init) - set(self.graph.groups) | set(clamp) - set(self.graph.groups)
+        if unknown:
+            raise DataError(f"unknown group(s) {sorted(unknown)}; known groups: {', '.join(self.graph.groups)}")
+        states = {}
+        for g, grp in self.graph.groups.items():
+            if g in clamp:
+                states[g] = self._broadcast(g, clamp[g], "clamp")
+            elif g in init:
+                states[g] = self._broadcast(g, init[g], "init")
+            else:  # inputs too: placeholders until set_states gives their values
+                states[g] = grp.units.init_states(rng, (self.chains,) + grp.shape)
+        return states
+
+    def _set(self, states, expectations=False):
+        flat = self.graph.check_states(states, groups=list(states), what="states", expectations=expectations)
+        for g, x in flat.items():
+            if g in self.states:  # in place: compiled updates hold views of these arrays
+                self.states[g][...] = self.backend.asarray(x)
+            else:
+                self.states[g] = self.backend.asarray(x)
+
+    def set_states(self, states: dict, expectations: bool = False) -> None:
+        """Overwrite the states of some groups (host arrays ``(chains, *shape)`` or one shared state).
+
+        ``expectations`` accepts mean-field values (e.g. probabilities for Bernoulli units)."""
+        self._set({g: self._broadcast(g, v, "set_states") for g, v in states.items()}, expectations)
+
+    def load_states(self, states: dict) -> None:
+        """Overwrite states from backend arrays ``(chains, size)`` already validated (no host round trip)."""
+        for g, x in states.items():
+            self.states[g][...] = x
+
+    def get_states(self) -> dict:
+        """Host copy of all states, ``{group: (chains, *shape)}``."""
+        return {g: self.backend.to_numpy(x).reshape((self.chains,) + self.graph.group(g).shape)
+                for g, x in self.states.items()}
+
+    # -- the two modes ---------------------------------------------------------
+    def running(self):
+        """Context for a run of sweeps: the backend's hot-loop settings, entered once (re-entrant)."""
+        if self._hot:
+            return contextlib.nullcontext()
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.backend.hot_loop())
+        self._hot = True
+        stack.callback(setattr, self, "_hot", False)
+        return stack
+
+    def sweep(self, n: int = 1) -> None:
+        """``n`` blocked Gibbs sweeps: every update of every block once, in schedule order."""
+        self.refresh_stale()
+        be = self.backend
+        chunks = self._chunks
+        with self.running():
+            for _ in range(int(n)):
+                for block in self.updates:
+                    for u in block:
+                        be.map_rows_sized(u.sample, chunks, u.n_elements)
+
+    def mean_field(self, iterations: int = 50, damping: float = 0.0, tol: float = 1e-7) -> dict:
+        """Damped fixed-point iteration ``x_b <- damping x_b + (1 - damping) E[x_b | rest]`` over the schedule.
+
+        States become expectations (e.g. P(h=1) for Bernoulli units); clamped groups stay.
+        Stops when no expectation moves by more than ``tol``. Returns ``{"iterations", "change"}``.
+        """
+        if not 0.0 <= damping < 1.0:
+            raise ValueError(f"damping must be in [0, 1), got {damping}")
+        self.refresh_stale()
+        change = np.inf
+        it = 0
+        with self.backend.errstate():
+            while it < int(iterations) and change > tol:
+                change = max((u.expect(damping) for block in self.updates for u in block), default=0.0)
+                it += 1
+        return {"iterations": it, "change": change}
+
+    # -- derived quantities ----------------------------------------------------
+    def field(self, group: str, states: dict | None = None, index=None) -> dict:
+        """Natural parameters of ``group`` (units ``index``) given ``states`` (default: the model's):
+        ``{slot: (chains, n)}`` backend arrays."""
+        states = self.states if states is None else states
+        chains = next(iter(states.values())).shape[0]
+        return self.terms(group, chains, index).fill(states)
+
+    def energy(self, states: dict | None = None):
+        """E(x) per chain (float64 backend array) for ``states`` (default: the model's)."""
+        states = self.states if states is None else states
+        xp = self.backend.xp
+        chains = next(iter(states.values())).shape[0]
+        total = xp.zeros(chains, dtype=np.float64)
+        for f, p in zip(self.graph.factors, self.params):
+            total += f.energy(xp, states, p).astype(np.float64)
+        return total
+
+    def sum_out(self, summed, states: dict, beta=1.0, need_means=False, need_log_p=True):
+        """log sum over the ``summed`` groups of exp(-beta E), per chain, given ``states`` of all others.
+
+        ``summed`` must be independent given the rest (see :func:`independent_groups`); groups
+        of a joint set are summed with its joint distribution. Returns ``(log_p, means,
+        mean_squares)``: the last two (conditional E[x], E[x^2] by group) only when ``need_means``.
+        """
+        xp = self.backend.xp
+        summed = list(summed)
+        chains = next(iter(states.values())).shape[0]
+        log_p = xp.zeros(chains, dtype=np.float64) if need_log_p else None
+        if need_log_p:
+            for f, p in zip(self.graph.factors, self.params):
+                if not set(f.groups) & set(summed):
+                    log_p -= beta * f.energy(xp, states, p)
+        means, squares = {}, {}
+        joint = {g: (f, js) for f, js in self.graph.joint_sets() for g in js if f.joint_distribution() is not None}
+        done = set()
+        for g in summed:
+            if g in joint:
+                f, js = joint[g]
+                if js in done:
+                    continue
+                done.add(js)
+                dist = f.joint_distribution()
+                fields = {h: self.field(h, states) for h in js}
+                if need_log_p:
+                    log_p += dist.log_partition(xp, fields, beta)
+                if need_means:
+                    means.update(dist.mean(xp, fields, beta))
+                    squares.update({h: m for h, m in dist.mean(xp, fields, beta).items()})  # binary: x^2 = x
+                continue
+            units = self.graph.group(g).units
+            field = self.field(g, states)
+            if need_log_p:
+                log_p += units.log_partition_total(xp, field, beta)
+            if need_means:
+                means[g] = units.mean(xp, field, beta)
+                squares[g] = units.mean_square(xp, field, beta)
+        return log_p, means, squares
+
+    def statistics(self, states: dict, weights) -> list:
+        """``[{param: weighted average of -dE/d(param)}]`` per factor, backend arrays shaped like the params."""
+        xp = self.backend.xp
+        out = []
+        for f, p in zip(self.graph.factors, self.params):
+            s = f.statistics(xp, states, weights, p)
+            out.append({k: v.reshape(p[k].shape) for k, v in s.items()})
+        return out
+
+    def describe(self) -> str:
+        lines = [f"{len(self.blocks)} blocks:"]
+        for k, b in enumerate(self.blocks):
+            lines.append(f"  {k}: {b.describe(self.graph)}")
+        return "\n".join(lines)
+
+
+def independent_groups(graph, groups) -> bool:
+    """True if ``groups`` can be summed out together: no factor couples two of their units, each is
+    summable (:meth:`FactorGraph.summable`), and joint sets are included whole."""
+    gs = set(groups)
+    if any(c.group_a in gs and c.group_b in gs for f in graph.factors for c in f.couplings()):
+        return False
+    if not all(graph.summable(g) for g in gs):
+        return False
+    return all(not (set(js) & gs) or set(js) <= gs for _, js in graph.joint_sets())
+
+
+def float64_model(graph, chains=1, backend=None, **kw) -> CompiledModel:
+    """A model without a schedule for exact computations and checks (float64 NumPy unless ``backend``)."""
+    be = backend or get_backend("numpy", dtype="float64", streams=1)
+    return CompiledModel(graph, chains, backend=be, blocks=False, **kw)
