@@ -55,7 +55,7 @@ def _parser():
 
     ver = sub.add_parser(
         "verify", help="check derived conditionals and Gibbs moments against pgmpy exact inference",
-        description="For each graph: derived conditionals vs pgmpy (to 1e-9), logit vs energy difference, "
+        description="For each graph: derived conditionals vs pgmpy (to 1e-9), log-probability ratios vs energy differences, "
                     "log Z by enumeration vs pgmpy, and Gibbs first/second moments vs exact values within "
                     "--z-max standard errors. Exits with status 1 if any check fails.")
     ver.add_argument("graphs", metavar="GRAPH", nargs="*",
@@ -71,7 +71,8 @@ def _parser():
     smp = sub.add_parser(
         "sample", help="run batched blocked Gibbs sampling and save the samples",
         description="Run blocked Gibbs sampling over many chains and save states to an .npz archive "
-                    "(one int8 array per group, shape (recorded, chains, *group shape), plus JSON metadata).")
+                    "(one array per group -- int8 for binary units, float32 for Gaussian ones -- shaped (recorded, chains, "
+                    "*group shape), plus JSON metadata).")
     smp.add_argument("graph", metavar="GRAPH", nargs="?", default=DEFAULT_GRAPH,
                      help=f"spec file or example name (default: {DEFAULT_GRAPH})")
     smp.add_argument("--chains", type=int, default=1000, help="independent chains (default 1000)")
@@ -190,7 +191,7 @@ def cmd_sample(args):
     res = sampler.run(args.sweeps, burn_in=args.burn_in, thin=max(1, args.thin), collect=collect,
                       progress=not args.no_progress)
     if res.samples is None:
-        arrays = {g: x[None].astype(np.int8) for g, x in res.final.items()}
+        arrays = {g: x[None].astype(graph.group(g).units.storage_dtype) for g, x in res.final.items()}
     else:
         arrays = res.samples
     meta = dict(graph=graph.name, chains=args.chains, sweeps=args.sweeps, burn_in=args.burn_in, thin=args.thin,

@@ -64,8 +64,7 @@ class _Terms:
         self.sources = sources
         if not hasattr(self, "buffers"):
             be = self.model.backend
-            self.buffers = {s: be.empty((self.chains, self.n, self.n) if s == "precision_matrix" else
-                                        (self.chains, self.n)) for s in self.by_slot}
+            self.buffers = {s: be.empty(self.units.slot_shape(s, self.chains, self.n)) for s in self.by_slot}
 
     def refresh_if_stale(self):
         params = self.model.params
@@ -249,6 +248,10 @@ class CompiledModel:
 
     @beta.setter
     def beta(self, value):
+        if np.any(np.asarray(value) != 1.0) and any(f.directed for f in self.graph.factors):
+            raise DataError(
+                f"{self.graph.name!r} has directed factors, which are conditional tables at beta = 1: tempering "
+                "and annealing apply to its undirected part (AIS drops the directed layers, whose tables sum to 1)")
         if np.ndim(value) == 0:
             value = float(value)
             if not np.isfinite(value) or value < 0:
@@ -434,7 +437,7 @@ class CompiledModel:
                     log_p += dist.log_partition(xp, fields, beta)
                 if need_means:
                     means.update(dist.mean(xp, fields, beta))
-                    squares.update({h: m for h, m in dist.mean(xp, fields, beta).items()})  # binary: x^2 = x
+                    squares.update(dist.mean_square(xp, fields, beta))
                 continue
             units = self.graph.group(g).units
             field = self.field(g, states)

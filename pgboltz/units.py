@@ -10,6 +10,7 @@ probabilities, means, samples and log-partitions:
 | bernoulli | {0, 1}    | linear                | exp(beta * linear * x) / Z  (seed eqs. 16-17)     |
 | spin      | {-1, +1}  | linear                | exp(beta * linear * x) / Z                        |
 | gaussian  | reals     | linear, precision     | exp(beta * (linear * x - precision * x^2 / 2)) / Z|
+| real      | reals     | linear                | none: inputs only, never drawn                    |
 
 so a Gaussian unit is N(linear / precision, 1 / (beta * precision)) (seed eq. 29).
 A slot's value is ``-dE/d(statistic)``: ``linear`` pairs with x and
@@ -125,10 +126,15 @@ class UnitType:
         """Map data in {0, 1} (binarised images) onto this type's values."""
         raise DataError(f"{self.name} units cannot take binarised data; load real-valued data for them")
 
-    def base_rate(self, x: np.ndarray | None, smoothing: float = 1.0) -> dict:
+    def base_rate(self, x: np.ndarray | None, smoothing: float = 1.0, size: int | None = None) -> dict:
         """Natural parameters (host field) of independent units fitted to data ``x`` of shape
-        ``(n, units)``; with ``x=None`` the type's reference distribution (uniform, standard normal)."""
+        ``(n, units)``; with ``x=None``, the type's reference distribution for ``size`` units
+        (uniform over a finite support, standard normal for Gaussian units)."""
         raise NotImplementedError
+
+    def slot_shape(self, slot: str, chains: int, n: int) -> tuple:
+        """Shape of a slot's buffer for ``n`` units: ``(chains, n)`` unless the type says otherwise."""
+        return (chains, n)
 
     def sample_host(self, rng: np.random.Generator, field: dict, shape) -> np.ndarray:
         """Exact host samples of independent units with natural parameters ``field`` (for AIS bases)."""
@@ -197,18 +203,15 @@ class _Binary(UnitType):
     def from_unit_interval(self, x):
         return self.lo + self.gap * np.asarray(x, dtype=np.float64)
 
-    def base_rate(self, x, smoothing=1.0):
+    def base_rate(self, x, smoothing=1.0, size=None):
         if x is None:
-            return {"linear": None}
+            return {"linear": np.zeros(size)}  # uniform
         x = np.asarray(x, dtype=np.float64)
         p = ((x == self.hi).sum(axis=0) + smoothing) / (x.shape[0] + 2 * smoothing)
         return {"linear": np.log(p / (1 - p)) / self.gap}  # P(hi) = sigma(theta * (hi - lo))
 
     def sample_host(self, rng, field, shape):
-        theta = linear(field)
-        if theta is None:
-            return self.init_states(rng, shape)
-        return np.where(rng.random(shape) < self.prob_hi(np, theta), self.hi, self.lo)
+        return np.where(rng.random(shape) < self.prob_hi(np, linear(field)), self.hi, self.lo)
 
 
 class Bernoulli(_Binary):
@@ -244,6 +247,9 @@ class Gaussian(UnitType):
     noise = "normal"
     storage_dtype = np.float32
     fix_hint = "standardise the data and remove missing values"
+
+    def slot_shape(self, slot, chains, n):
+        return (chains, n, n) if slot == "precision_matrix" else (chains, n)
 
     def check_slots(self, present, where):
         super().check_slots(present, where)
@@ -283,9 +289,10 @@ class Gaussian(UnitType):
         L = xp.linalg.cholesky(A)
         mu = xp.linalg.solve(A, eta[:, :, None])[:, :, 0]
         n = eta.shape[1]
-        b = np.asarray(beta).reshape(-1) if np.ndim(beta) else beta
+        b = beta.reshape(-1) if np.ndim(beta) else float(beta)  # a per-chain column stays on the device
+        log_b = xp.log(b) if np.ndim(beta) else math.log(b)
         logdet = 2.0 * xp.log(xp.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
-        return 0.5 * b * (eta * mu).sum(axis=1) + 0.5 * n * LOG_2PI - 0.5 * (n * xp.log(b) + logdet)
+        return 0.5 * b * (eta * mu).sum(axis=1) + 0.5 * n * LOG_2PI - 0.5 * (n * log_b + logdet)
 
     def mean(self, xp, field, beta=1.0):
         eta, lam, M = self._parts(field)
@@ -308,7 +315,7 @@ class Gaussian(UnitType):
             L = xp.linalg.cholesky(A)
             mu = xp.linalg.solve(A, eta[:, :, None])[:, :, 0]
             y = xp.linalg.solve(xp.swapaxes(L, 1, 2), noise[:, :, None])[:, :, 0]  # covariance L^-T L^-1 = A^-1
-            out[...] = mu + y / xp.sqrt(beta)
+            out[...] = mu + y / (beta ** 0.5)
             return
         xp.divide(eta, lam, out=out)  # the mean
         # noise ~ N(0, 1): x = mean + noise / sqrt(beta lam); lam is scratch from here on
@@ -320,26 +327,44 @@ class Gaussian(UnitType):
     def init_states(self, rng, shape):
         return rng.standard_normal(shape)
 
-    def base_rate(self, x, smoothing=1.0):
+    def base_rate(self, x, smoothing=1.0, size=None):
         """Independent N(mu_i, s_i^2) fitted to the data (N(0, 1) without data): eta = mu/s^2, lam = 1/s^2."""
         if x is None:
-            return {"linear": None, "precision": None}
+            return {"linear": np.zeros(size), "precision": np.ones(size)}
         x = np.asarray(x, dtype=np.float64)
         var = x.var(axis=0) + 1e-6 * smoothing
         return {"linear": x.mean(axis=0) / var, "precision": 1.0 / var}
 
     def sample_host(self, rng, field, shape):
-        eta, lam = field.get("linear"), field.get("precision")
-        if lam is None:
-            return rng.standard_normal(shape)
-        return eta / lam + rng.standard_normal(shape) / np.sqrt(lam)
+        return field["linear"] / field["precision"] + rng.standard_normal(shape) / np.sqrt(field["precision"])
 
 
-UNIT_TYPES = {cls.name: cls() for cls in (Bernoulli, Spin, Gaussian)}
+class Real(UnitType):
+    """Real-valued *inputs* (role ``input``): conditioning values that are never drawn, e.g. the
+    biases an RNN emits for an RNN-RBM. They have a linear slot (the gradient ``-dE/dx`` a model
+    feeding them receives) but no distribution of their own."""
+
+    name = "real"
+    support = None
+    fix_hint = "inputs must be finite numbers"
+
+    def _refuse(self, *args, **kw):
+        raise ValueError("real units are inputs: they are clamped, never sampled or summed out")
+
+    log_partition = mean = mean_square = sample_ = _refuse
+
+    def init_states(self, rng, shape):
+        return np.zeros(shape)
+
+    def base_rate(self, x, smoothing=1.0, size=None):
+        self._refuse()
+
+
+UNIT_TYPES = {cls.name: cls() for cls in (Bernoulli, Spin, Gaussian, Real)}
 
 
 def unit_type(name) -> UnitType:
-    """Look up a unit type by name ('bernoulli', 'spin', 'gaussian') or pass one through."""
+    """Look up a unit type by name ('bernoulli', 'spin', 'gaussian', 'real') or pass one through."""
     if isinstance(name, UnitType):
         return name
     try:

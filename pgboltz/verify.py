@@ -192,7 +192,7 @@ def verify(graph, chains=4000, sweeps=400, burn_in=100, seed=0, backend="numpy",
     oracle = PgmpyOracle(graph)
     report.checks.append(Check("conditionals vs pgmpy (max |dP|)", check_conditionals(graph, oracle, n_states, seed),
                                EXACT_TOL, f"{n_states} random states x {graph.n_units()} units"))
-    report.checks.append(Check("logit vs energy difference", check_energy_differences(graph, seed=seed), EXACT_TOL))
+    report.checks.append(Check("log P ratios vs energy differences", check_energy_differences(graph, seed=seed), EXACT_TOL))
     lz_pgmpy = oracle.log_z()
     try:
         lz_enum = exact(graph, second_moments=False).log_z

@@ -61,5 +61,5 @@ def test_extreme_fields_are_exact_and_silent(units):
 
 def test_unit_type_lookup():
     assert unit_type("Bernoulli").name == "bernoulli"
-    with pytest.raises(ValueError, match="known unit types: bernoulli, gaussian, spin"):
+    with pytest.raises(ValueError, match="known unit types: bernoulli, gaussian, real, spin"):
         unit_type("gaussian-ish")

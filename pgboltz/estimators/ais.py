@@ -85,7 +85,7 @@ def base_rate_biases(graph, data: dict, smoothing: float = 1.0) -> dict:
     return out
 
 
-def _as_field(value) -> dict:
+def as_field(value) -> dict:
     return dict(value) if isinstance(value, dict) else {"linear": np.asarray(value, dtype=np.float64).reshape(-1)}
 
 
@@ -95,6 +95,24 @@ def _interval(log_w, log_z0):
     mean, se = w.mean(), w.std(ddof=1) / np.sqrt(len(w)) if len(w) > 1 else 0.0
     lo = np.log(mean - 3 * se) + m + log_z0 if mean > 3 * se else -np.inf
     return np.log(mean) + m + log_z0, lo, np.log(mean + 3 * se) + m + log_z0
+
+
+def undirected_part(graph):
+    """``graph`` without its directed factors and their children: the same partition function,
+    since conditional tables sum to 1 (a DBN's Z is its top RBM's)."""
+    from ..graph import FactorGraph
+
+    children = {c for f in graph.factors for c in f.children()}
+    if not children:
+        return graph
+    g = FactorGraph(graph.name + "-undirected", f"the undirected part of {graph.name}")
+    for n, grp in graph.groups.items():
+        if n not in children:
+            g.add_group(n, grp.shape, grp.units, grp.role)
+    for f in graph.factors:
+        if not f.directed:
+            g.add_factor(f)
+    return g
 
 
 class _Path:
@@ -107,20 +125,21 @@ class _Path:
         if graph.inputs:
             raise GraphError(f"AIS estimates one partition function; {graph.name!r} has input groups "
                              f"({', '.join(graph.inputs)}), so Z depends on their values -- clamp them in a copy")
-        self.visible = list(graph.visible)
-        if not self.visible:
-            raise GraphError(f"AIS needs visible groups; {graph.name!r} has none (set role = \"visible\")")
+        graph = undirected_part(graph)
+        self.graph = graph
         self.summed = summed_groups(graph)
         self.kept = [g for g in graph.groups if g not in self.summed]
-        self.graph = graph
+        # jointly drawn sets (max pooling) start from their own uniform distribution, not from factors
+        self.joints = [(f.joint_distribution(), js) for f, js in graph.joint_sets()
+                       if f.joint_distribution() is not None]
+        in_joint = {g for _, js in self.joints for g in js}
         self.base = {}
         for g in self.kept:
-            units = graph.group(g).units
-            given = _as_field(base[g]) if g in base else units.base_rate(None)
-            self.base[g] = {s: (None if v is None else np.asarray(v, dtype=np.float64).reshape(-1))
-                            for s, v in given.items()}
-            if units.support is None and self.base[g].get("precision") is None:
-                self.base[g] = {"linear": np.zeros(graph.group(g).size), "precision": np.ones(graph.group(g).size)}
+            if g in in_joint:
+                continue
+            grp = graph.group(g)
+            field = as_field(base[g]) if g in base else grp.units.base_rate(None, size=grp.size)
+            self.base[g] = {s: np.asarray(v, dtype=np.float64).reshape(-1) for s, v in field.items()}
         # the model's factors, then base factors on the kept groups: a bias, and a precision for Gaussian units
         aug = FactorGraph(graph.name + "+base")
         for g, grp in graph.groups.items():
@@ -131,25 +150,23 @@ class _Path:
         self.base_factors = []  # (factor index, group, slot)
         for g, field in self.base.items():
             n = graph.group(g).size
-            if field.get("linear") is not None:
-                self.base_factors.append((len(aug.factors), g, "linear"))
-                aug.add_factor(Bias(g, np.zeros(n), name=f"__base_{g}"))
-            if field.get("precision") is not None:
+            unknown = set(field) - {"linear", "precision"}
+            if unknown:
+                raise GraphError(f"AIS base models know linear and precision slots; {g!r} has {sorted(unknown)}")
+            self.base_factors.append((len(aug.factors), g, "linear"))
+            aug.add_factor(Bias(g, np.zeros(n), name=f"__base_{g}"))
+            if "precision" in field:
                 self.base_factors.append((len(aug.factors), g, "precision"))
                 aug.add_factor(Quadratic(g, np.zeros(n), name=f"__base_precision_{g}"))
         self.sampler = GibbsSampler(aug, chains=runs, backend=backend, seed=seed, dtype=dtype)
         self.model = self.sampler.model
         self.be = self.sampler.backend
         self.kept_only = [k for k in range(self.n_model) if not set(graph.factors[k].groups) & set(self.summed)]
-        self.log_z0 = 0.0
-        for g in self.kept:
-            field = {s: v for s, v in self.base[g].items() if v is not None}
-            units = graph.group(g).units
-            if not field:
-                field = {"linear": np.zeros(graph.group(g).size)}
-            self.log_z0 += float(units.log_partition_total(np, {s: v[None] for s, v in field.items()})[0])
+        self.log_z0 = sum(float(graph.group(g).units.log_partition_total(np, {s: v[None] for s, v in f.items()})[0])
+                          for g, f in self.base.items())
+        self.log_z0 += sum(float(dist.log_partition(np, dist.reference(np, 1))[0]) for dist, _ in self.joints)
         self.log_z0 += float(sum(graph.group(h).size * np.log(len(graph.group(h).units.support)) for h in self.summed))
-        self.base_dev = {g: {s: self.be.asarray(v) for s, v in f.items() if v is not None} for g, f in self.base.items()}
+        self.base_dev = {g: {s: self.be.asarray(v) for s, v in f.items()} for g, f in self.base.items()}
 
     def pieces(self):
         """For the current kept states: (energy of the model factors not touching T, the summed groups'
@@ -180,12 +197,17 @@ class _Path:
         return out
 
     def sample_base(self):
-        """Exact samples of the base model: kept groups independent, summed groups uniform."""
+        """Exact samples of the base model: kept groups independent, joint sets uniform, summed groups uniform."""
         rng = self.be.host_rng
+        runs = self.sampler.chains
         states = {}
         for g, grp in self.graph.groups.items():
-            shape = (self.sampler.chains, grp.size)
-            states[g] = grp.units.sample_host(rng, self.base.get(g, {"linear": None}), shape)
+            field = self.base.get(g) or grp.units.base_rate(None, size=grp.size)
+            states[g] = grp.units.sample_host(rng, field, (runs, grp.size))
+        for dist, js in self.joints:
+            outs = {g: np.zeros((runs, self.graph.group(g).size)) for g in js}
+            dist.sample_(np, dist.reference(np, runs), 1.0, rng.random(dist.noise_shape(runs)), outs)
+            states.update(outs)
         self.sampler.set_states(states)  # flat (runs, size) arrays are accepted as they are
 
     def transition(self, beta):

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import TooLargeError
 from ..exact import log_z as exact_log_z
-from .ais import _as_field, ais, base_rate_biases, default_betas
+from .ais import as_field, ais, base_rate_biases, default_betas
 from .free_energy import free_energy
 
 
@@ -51,7 +51,7 @@ def base_rate_log_likelihood(graph, base: dict, data: dict) -> float:
     total = 0.0
     for g, x in graph.check_states(data, groups=list(base), what="data").items():
         units = graph.group(g).units
-        field = _as_field(base[g])
+        field = as_field(base[g])
         ll = x @ field["linear"]
         if field.get("precision") is not None:
             ll = ll - 0.5 * (x * x) @ field["precision"]

@@ -55,10 +55,12 @@ class ExactResult:
         raise KeyError(group)
 
 
-def choose_summed_groups(graph, free) -> list:
+def choose_summed_groups(graph, free, second_moments=True) -> list:
     """The largest (by units) set of free groups that can be summed out together, independently
-    given the rest (groups drawn jointly with others are enumerated)."""
-    joint = {g for _, js in graph.joint_sets() for g in js}
+    given the rest. Jointly drawn groups are enumerated, except a lone jointly drawn group (a
+    Gaussian with a full precision matrix) when no second moments are needed: its units are
+    correlated given the rest, which the second moments here do not account for."""
+    joint = {g for _, js in graph.joint_sets() for g in js if len(js) > 1 or second_moments}
     free = [g for g in free if g not in joint]
     best, best_n = [], 0
     for r in range(len(free), 0, -1):
@@ -103,7 +105,7 @@ def exact(graph, beta: float = 1.0, clamp: dict | None = None, second_moments: b
 
         raise DataError(f"exact inference conditions on input groups: give values for {', '.join(missing)} in clamp")
     free = [g for g in graph.groups if g not in clamp]
-    T = choose_summed_groups(graph, free) if summed is None else list(summed)
+    T = choose_summed_groups(graph, free, second_moments) if summed is None else list(summed)
     S = [g for g in free if g not in T]
     variables = unit_variables(graph, S)
     total = n_states(variables)

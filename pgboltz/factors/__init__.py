@@ -15,7 +15,7 @@
 Every kind registers itself in ``FACTOR_KINDS`` by defining ``kind``.
 """
 
-from .base import FACTOR_KINDS, Coupling, DeviceParams, Factor, FieldTerm, UnitTerms
+from .base import FACTOR_KINDS, Coupling, DeviceParams, Factor, FieldTerm, GemmTerm, UnitTerms
 from .bias import Bias
 from .covariance import Covariance
 from .dense import Dense
@@ -26,5 +26,5 @@ from .quadratic import Quadratic
 from .sparse import Sparse
 from .threeway import ThreeWay
 
-__all__ = ["Factor", "FieldTerm", "Coupling", "UnitTerms", "DeviceParams", "FACTOR_KINDS", "Bias", "Dense", "Sparse",
+__all__ = ["Factor", "FieldTerm", "GemmTerm", "Coupling", "UnitTerms", "DeviceParams", "FACTOR_KINDS", "Bias", "Dense", "Sparse",
            "Lattice2D", "Quadratic", "ThreeWay", "Covariance", "MaxPool", "Directed"]

@@ -242,6 +242,9 @@ class Factor:
         """``"coupling"`` (weight decay applies) or ``"bias"`` (sparsity targets apply)."""
         return "coupling"
 
+    def project(self, xp, params: dict) -> None:
+        """Put parameters back into their domain after an optimiser step (in place); default: nothing."""
+
     def lr_scale(self, name: str) -> float:
         """Relative learning rate of parameter ``name`` (e.g. smaller for variances)."""
         return 1.0

@@ -7,7 +7,7 @@ import numpy as np
 from .base import Factor, FieldTerm, UnitTerms
 
 
-class _BiasTerm(FieldTerm):
+class BiasTerm(FieldTerm):
     copies_params = False
     writes = False
 
@@ -48,8 +48,8 @@ class Bias(Factor):
 
     def field_term(self, target, index, params, backend, chains):
         if index is None:
-            return _BiasTerm(params["b"], False)
-        return _BiasTerm(params["b"][backend.asarray(index, dtype=np.intp)], True)
+            return BiasTerm(params["b"], False)
+        return BiasTerm(params["b"][backend.asarray(index, dtype=np.intp)], True)
 
     def unit_terms(self):
         n = self.sizes[self.group]

@@ -121,6 +121,9 @@ class Covariance(Factor):
     def param_role(self, name):
         return "coupling"
 
+    def project(self, xp, params):
+        xp.maximum(params["P"], 0.0, out=params["P"])  # keep the precision positive definite
+
     @classmethod
     def from_spec(cls, spec):
         x, h = spec.groups(2)

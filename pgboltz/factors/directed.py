@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import GraphError, TooLargeError
 from .base import Factor, GemmTerm, UnitTerms
-from .bias import _BiasTerm
+from .bias import BiasTerm
 
 #: parents per child unit above which the unit-level table (2^fan-in entries) is refused
 MAX_FAN_IN = 20
@@ -78,7 +78,7 @@ class Directed(Factor):
         m = columns(backend, params["W"], index)
         b = params["b"] if index is None else params["b"][backend.asarray(index, dtype=np.intp)]
         return [GemmTerm(self.parent, m, backend, chains, m.shape[1], copies_params=index is not None),
-                _BiasTerm(b, index is not None)]
+                BiasTerm(b, index is not None)]
 
     def unit_terms(self):
         n_p = self.sizes[self.parent]

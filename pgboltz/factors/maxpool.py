@@ -73,6 +73,14 @@ class CategoricalOff:
         d, p = self.groups
         return {d: self._unblock(xp, e / total[:, :, None]), p: 1.0 - e0 / total}
 
+    def mean_square(self, xp, fields, beta=1.0):
+        return self.mean(xp, fields, beta)  # units in {0, 1}: x^2 = x
+
+    def reference(self, xp, chains):
+        """Zero fields: the uniform distribution over each block's n + 1 states (an AIS base)."""
+        d, p = self.groups
+        return {d: {"linear": xp.zeros((chains, self.n_blocks * self.n))}, p: {"linear": xp.zeros((chains, self.n_blocks))}}
+
     def _unblock(self, xp, blocks):
         K, Hb, C1, Wb, C2 = self.block_shape
         return blocks.reshape((-1, K, Hb, Wb, C1, C2)).transpose(0, 1, 2, 4, 3, 5).reshape(blocks.shape[0], -1)
@@ -106,8 +114,8 @@ class MaxPool(Factor):
         if d == p:
             raise GraphError(f"{self.label}: detectors and pooling units must be different groups")
         for g in (d, p):
-            if self.units[g].name != "bernoulli":
-                raise GraphError(f"{self.label}: group {g!r} must have bernoulli units for max pooling")
+            if self.units[g].support != (0.0, 1.0):
+                raise GraphError(f"{self.label}: group {g!r} must have bernoulli units (0 or 1) for max pooling")
         sd = self.shapes[d]
         if len(sd) != 3:
             raise GraphError(f"{self.label}: detectors {d!r} need shape (maps, height, width), got {list(sd)}")

@@ -48,6 +48,8 @@ class Group:
             units = unit_type(units)
         except ValueError as exc:
             raise GraphError(f"group {name!r}: {exc}") from None
+        if units.name == "real" and role != "input":
+            raise GraphError(f"group {name!r}: real units are never sampled, so they need role = \"input\"")
         return cls(name, shape, units, role)
 
     @property

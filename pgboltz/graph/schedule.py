@@ -167,13 +167,21 @@ def _blocks_from_colours(graph, colour_of: dict, free) -> list[Block]:
     return blocks
 
 
-def _joint_nodes(graph, free) -> dict:
-    """group -> ('J', groups) for free groups in a joint set (the contracted node)."""
-    fs, out = set(free), {}
+def check_joint_clamping(graph, free) -> None:
+    """A joint set is free or clamped as a whole (a half-clamped one would lose its constraint)."""
+    fs = set(free)
     for f, js in joint_sets(graph):
         inside = [g for g in js if g in fs]
         if inside and len(inside) != len(js):
             raise ScheduleError(f"the {f.label} draws {', '.join(js)} jointly: clamp all of them or none")
+
+
+def _joint_nodes(graph, free) -> dict:
+    """group -> ('J', groups) for free groups in a joint set (the contracted node)."""
+    check_joint_clamping(graph, free)
+    fs, out = set(free), {}
+    for f, js in joint_sets(graph):
+        inside = [g for g in js if g in fs]
         node = ("J", tuple(sorted(inside, key=list(graph.groups).index)))
         for g in inside:
             if g in out and out[g] != node:
@@ -302,6 +310,7 @@ def as_blocks(graph, spec, free=None) -> list[Block]:
 def check_blocks(graph, blocks, free=None) -> None:
     """Raise ScheduleError unless ``blocks`` partition the free units into independent sets."""
     free = _free_groups(graph, free)
+    check_joint_clamping(graph, free)
     owner = {g: np.full(graph.group(g).size, -1) for g in free}
     for k, block in enumerate(blocks):
         for part in block.parts:

@@ -78,6 +78,7 @@ class SGD:
                 vel[k] *= mom
                 vel[k] += (lr * f.lr_scale(k)) * step
                 p[k] += vel[k]
+            f.project(self.model.backend.xp, p)
             p.bump()
 
     def _track(self, group, mean):

@@ -36,9 +36,10 @@ class Tempering:
         self.parity = 0
         self.accepted = np.zeros(max(1, K - 1))
         self.proposed = np.zeros(max(1, K - 1))
-        self._push_betas()
+        self.push_betas()
 
-    def _push_betas(self):
+    def push_betas(self):
+        """Give every chain the beta of the temperature slot it holds."""
         beta = np.empty(self.sampler.chains)
         for k, b in enumerate(self.betas):
             beta[self.chain_at[k]] = b
@@ -60,7 +61,7 @@ class Tempering:
             self.accepted[k] += accept.sum()
             self.proposed[k] += self.n
         self.parity ^= 1
-        self._push_betas()
+        self.push_betas()
 
     def acceptance(self) -> np.ndarray:
         return self.accepted / np.maximum(self.proposed, 1)

@@ -274,7 +274,7 @@ class Trainer:
                 t.tempering.accepted[...] = arrays["tempering/accepted"]
                 t.tempering.proposed[...] = arrays["tempering/proposed"]
                 t.tempering.parity = int(arrays["tempering/parity"])
-                t.tempering._push_betas()
+                t.tempering.push_betas()
         except (KeyError, ValueError) as exc:
             raise CheckpointError(f"{path}: the checkpoint does not match its own graph/config ({exc})") from None
         t.epoch, t.history = int(meta["epoch"]), list(meta["history"])
