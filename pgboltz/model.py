@@ -21,8 +21,8 @@ A compiled term that holds arrays *derived* from parameters (a gathered layout, 
 column slice) records the parameters' version; before every sweep or query the
 model rebuilds stale terms, so a changed parameter can never be sampled with its old
 value. A backend can supply a fused kernel for an update through
-``backend.fused_update(units, slots)``; the array code here is the fallback and the
-reference.
+``backend.fused_update(units, slots)`` (:meth:`pgboltz.backends.Backend.fused_update`);
+the array code here is the fallback and the reference.
 """
 
 from __future__ import annotations
@@ -98,14 +98,18 @@ class _PartUpdate:
         self.index_dev = None if part.index is None else be.asarray(part.index, dtype=np.intp)
         self.n_elements = chains * n
         self.groups = (part.group,)
+        self.kernel = be.fused_update(self.units, tuple(self.terms.by_slot))
 
     def sample(self, k, rows):
         m = self.model
         field = self.terms.fill(m.states, rows)
-        noise = self.noise[rows]
-        m.backend.draw_(self.units.noise, k, noise)
         out = self.out[rows]
-        self.units.sample_(m.backend.xp, field, m.beta_rows(rows), noise, out)
+        if self.kernel is not None:
+            self.kernel(k, field, m.beta_rows(rows), out)
+        else:
+            noise = self.noise[rows]
+            m.backend.draw_(self.units.noise, k, noise)
+            self.units.sample_(m.backend.xp, field, m.beta_rows(rows), noise, out)
         if self.index_dev is not None:
             m.states[self.group][rows][:, self.index_dev] = out
 

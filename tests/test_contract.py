@@ -176,3 +176,31 @@ def test_unit_types_own_their_domain():
     # Gaussian samples are kept as floats, binary ones as int8
     res = GibbsSampler(gb_rbm(), chains=4, seed=0).run(2, collect="samples")
     assert res.samples["v"].dtype == np.float32 and res.samples["h"].dtype == np.int8
+
+
+def test_a_backend_can_plug_a_fused_kernel_into_an_update():
+    """The hook a GPU backend uses: here a NumPy 'kernel' that draws and samples in one call, equal bit for
+    bit to the array fallback, and called for every binary update."""
+    from pgboltz.backends import NumpyBackend
+
+    calls = []
+
+    class Fused(NumpyBackend):
+        def fused_update(self, units, slots):
+            if units.support is None or slots != ("linear",):
+                return None
+
+            def kernel(stream, field, beta, out):
+                calls.append(out.shape)
+                noise = np.empty_like(out)
+                self.uniform_(stream, noise)
+                units.sample_(np, field, beta, noise, out)
+
+            return kernel
+
+    g = rbm(20, 10, scale=0.5)
+    ref = GibbsSampler(g, chains=64, seed=5, backend=NumpyBackend(seed=5, dtype="float64"))
+    fused = GibbsSampler(g, chains=64, seed=5, backend=Fused(seed=5, dtype="float64"))
+    ref.sweep(3)
+    fused.sweep(3)
+    assert calls and all(np.array_equal(a, b) for a, b in zip(ref.get_states().values(), fused.get_states().values()))

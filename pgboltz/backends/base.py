@@ -79,6 +79,16 @@ class Backend:
     def to_numpy(self, x) -> np.ndarray:
         raise NotImplementedError
 
+    def fused_update(self, units, slots):
+        """A fused kernel for drawing units of type ``units`` from the given ``slots``, or None.
+
+        A kernel is called as ``kernel(stream, field, beta, out)`` with the filled slots of one
+        row chunk, draws its own randomness from stream ``stream`` and writes the new states into
+        ``out``. The array code (noise buffer + ``units.sample_``) is the fallback and the
+        reference a kernel is tested against. Default: no kernels.
+        """
+        return None
+
     def synchronize(self) -> None:
         """Wait for queued device work (a no-op on the CPU)."""
 
