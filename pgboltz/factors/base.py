@@ -283,6 +283,15 @@ class Factor:
         return f"<{self.label}>"
 
 
+def matmul_into(xp, a, m, out, add: bool, scratch):
+    """``out = a @ m`` (``add=False``) or ``out += a @ m`` through ``scratch``, allocating nothing."""
+    if add:
+        xp.matmul(a, m, out=scratch)
+        out += scratch
+    else:
+        xp.matmul(a, m, out=out)
+
+
 class GemmTerm(FieldTerm):
     """slot[:, index] (+)= x_source @ M -- the dense contribution, one GEMM."""
 
@@ -293,15 +302,10 @@ class GemmTerm(FieldTerm):
         self.scratch = None  # made on first use: most GEMM terms write and never need it
 
     def __call__(self, states, out, add, rows=slice(None)):
-        xp = self.xp
-        if not add:
-            xp.matmul(states[self.source][rows], self.m, out=out[rows])
-            return
-        if self.scratch is None:
+        if add and self.scratch is None:
             self.scratch = self.backend.empty(self.shape)
-        s = self.scratch[rows]
-        xp.matmul(states[self.source][rows], self.m, out=s)
-        out[rows] += s
+        scratch = self.scratch[rows] if add else None
+        matmul_into(self.xp, states[self.source][rows], self.m, out[rows], add, scratch)
 
 
 def columns(backend, matrix, index):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GraphError
-from .base import Coupling, Factor, FieldTerm, UnitTerms
+from .base import Coupling, Factor, FieldTerm, UnitTerms, matmul_into
 
 
 class _PrecisionMatrixTerm(FieldTerm):
@@ -53,12 +53,7 @@ class _GateTerm(FieldTerm):
         xp.matmul(states[self.x][rows], self.C, out=q)
         q *= q
         q *= -0.5
-        if add:
-            s = self.scratch[rows]
-            xp.matmul(q, self.P, out=s)
-            out[rows] += s
-        else:
-            xp.matmul(q, self.P, out=out[rows])
+        matmul_into(xp, q, self.P, out[rows], add, self.scratch[rows])
 
 
 class Covariance(Factor):

@@ -12,23 +12,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GraphError
-from .base import Factor, FieldTerm, UnitTerms
+from .base import Factor, UnitTerms
+from .bias import BiasTerm
 
 
-class _PrecisionTerm(FieldTerm):
+class _PrecisionTerm(BiasTerm):
+    """precision (+)= exp(-2 log_sigma): a constant per unit, like a bias, in another slot."""
+
     slot = "precision"
-    writes = False
 
     def __init__(self, log_sigma, index, backend):
-        xp = backend.xp
         s = log_sigma if index is None else log_sigma[backend.asarray(index, dtype=np.intp)]
-        self.lam = xp.exp(-2.0 * s)
-
-    def __call__(self, states, out, add, rows=slice(None)):
-        if add:
-            out[rows] += self.lam
-        else:
-            out[rows] = self.lam
+        super().__init__(backend.xp.exp(-2.0 * s), True)
 
 
 class Quadratic(Factor):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GraphError
-from .base import Coupling, Factor, FieldTerm, UnitTerms
+from .base import Coupling, Factor, FieldTerm, UnitTerms, matmul_into
 
 _KEYS = ("U", "V", "Z")
 
@@ -41,12 +41,7 @@ class _ThreeWayTerm(FieldTerm):
         xp.matmul(states[g1][rows], m1, out=p)
         xp.matmul(states[g2][rows], m2, out=q)
         p *= q
-        if add:
-            s = self.scratch[rows]
-            xp.matmul(p, self.mT, out=s)
-            out[rows] += s
-        else:
-            xp.matmul(p, self.mT, out=out[rows])
+        matmul_into(xp, p, self.mT, out[rows], add, self.scratch[rows])
 
 
 class ThreeWay(Factor):
