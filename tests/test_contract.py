@@ -102,11 +102,14 @@ def test_new_kinds_and_roles_are_written_in_specs():
             {"kind": "maxpool", "groups": ["d", "p"], "size": 2},
             {"kind": "threeway", "groups": ["p", "hc", "a"], "factors": 2, "init": {"dist": "normal", "std": 0.5}},
             {"kind": "directed", "groups": ["a", "v"], "init": {"dist": "normal", "std": 0.5}},
+            {"kind": "shift", "groups": ["u", "a"]},
         ],
     }
     g = spec_to_graph(doc)
     assert [f.kind for f in g.factors] == ["quadratic", "dense", "covariance", "dense", "maxpool", "threeway",
-                                           "directed"]
+                                           "directed", "shift"]
+    h = graph_from_dict(*graph_to_dict(g))
+    assert [f.kind for f in h.factors] == [f.kind for f in g.factors]
     assert g.factors[2].params["P"].min() >= 0  # pooling weights drawn non-negative
     s = GibbsSampler(g, chains=3, seed=0, clamp={"u": np.zeros(2)})
     s.sweep(2)

@@ -11,6 +11,7 @@
 | covariance | 1/2 sum_k h_k sum_f P_fk (x . C_f)^2                | precision_matrix (x), linear (h)| covariance.py |
 | maxpool    | 0 if at most one detector per block is on, else inf | joint categorical block        | maxpool.py    |
 | directed   | -log P(child | parent), logistic table (DBN)        | linear of the child            | directed.py   |
+| shift      | -sum_i x_a[i] x_b[i] (per-chain biases from inputs)  | linear                         | shift.py      |
 
 Every kind registers itself in ``FACTOR_KINDS`` by defining ``kind``.
 """
@@ -23,8 +24,9 @@ from .directed import Directed
 from .lattice import Lattice2D
 from .maxpool import MaxPool
 from .quadratic import Quadratic
+from .shift import Shift
 from .sparse import Sparse
 from .threeway import ThreeWay
 
 __all__ = ["Factor", "FieldTerm", "GemmTerm", "Coupling", "UnitTerms", "DeviceParams", "FACTOR_KINDS", "Bias", "Dense", "Sparse",
-           "Lattice2D", "Quadratic", "ThreeWay", "Covariance", "MaxPool", "Directed"]
+           "Lattice2D", "Quadratic", "Shift", "ThreeWay", "Covariance", "MaxPool", "Directed"]
