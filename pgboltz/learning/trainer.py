@@ -2,15 +2,19 @@
 
 One update on a minibatch of data:
 
-1. positive statistics with the visible groups clamped to the batch
+1. positive statistics with the visible groups (and inputs) clamped to the batch
    (:mod:`pgboltz.learning.statistics`);
 2. negative statistics from a sampler that runs ``k`` sweeps:
    * ``cd``  -- chains restarted at the batch (contrastive divergence, CD-k),
    * ``pcd`` -- persistent chains that carry on between updates (Tieleman 2008),
    * ``pt``  -- persistent chains at several temperatures with replica exchange
      after every sweep; statistics from the beta = 1 chains (Desjardins et al. 2010);
-3. a gradient step (:mod:`pgboltz.learning.optim`), then the samplers' device
-   parameters are refreshed.
+3. a gradient step on the backend (:mod:`pgboltz.learning.optim`): the positive and
+   negative samplers share the compiled model's device parameters, so nothing is
+   copied; the graph's host parameters are refreshed after each epoch.
+
+Input groups (a conditional RBM's history) are clamped in both phases: each negative
+chain is conditioned on one example's inputs.
 
 Every epoch reseeds the random streams, the batch order and the exchange
 decisions from (seed, epoch), so a run resumed from a checkpoint written at an
