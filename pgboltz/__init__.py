@@ -6,14 +6,16 @@ chains on NumPy or (optionally) CuPy.
 """
 
 from .errors import BackendUnavailable, DataError, GraphError, PgboltzError, ScheduleError, SpecError, TooLargeError
-from .factors import Bias, Dense, Lattice2D, Sparse
+from .factors import Bias, Covariance, Dense, Directed, Lattice2D, MaxPool, Quadratic, Shift, Sparse, ThreeWay
 from .graph import FactorGraph
+from .model import CompiledModel
 from .sampling import GibbsSampler
-from .units import Bernoulli, Spin
+from .units import Bernoulli, Gaussian, Real, Spin
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "FactorGraph", "Bias", "Dense", "Sparse", "Lattice2D", "Bernoulli", "Spin", "GibbsSampler",
+    "FactorGraph", "Bias", "Dense", "Sparse", "Lattice2D", "Quadratic", "ThreeWay", "Covariance", "MaxPool",
+    "Directed", "Shift", "Bernoulli", "Spin", "Gaussian", "Real", "CompiledModel", "GibbsSampler",
     "PgboltzError", "GraphError", "SpecError", "ScheduleError", "DataError", "TooLargeError", "BackendUnavailable",
 ]
