@@ -220,23 +220,31 @@ def interaction_graph(graph, free=None) -> nx.Graph:
                 raise ScheduleError(f"{f.label}: too many unit-level couplings to colour; pass blocks explicitly")
             G.add_edges_from((node(a, i), node(b, j)) for i in ia for j in jb if node(a, i) != node(b, j))
         else:
-            G.add_edges_from({(node(a, i), node(b, j)) for i, j in zip(c.i.tolist(), c.j.tolist())
-                              if node(a, i) != node(b, j)})
+            # dict, not set: edge (and so adjacency) order must not depend on Python's hash seed
+            G.add_edges_from(dict.fromkeys((node(a, i), node(b, j)) for i, j in zip(c.i.tolist(), c.j.tolist())
+                                           if node(a, i) != node(b, j)))
     return G
 
 
 def colour(G: nx.Graph) -> dict:
-    """A proper colouring of G with few colours (optimal when G is bipartite)."""
+    """A proper colouring of G with few colours (optimal when G is bipartite).
+
+    Deterministic across processes: nodes are relabelled to integers (in insertion order)
+    first, because networkx's strategies iterate over sets, whose order for tuple nodes
+    depends on Python's hash seed."""
     if G.number_of_nodes() == 0:
         return {}
-    if nx.is_bipartite(G):
-        return nx.bipartite.color(G)
-    best = None
-    for strategy in GREEDY_STRATEGIES:
-        c = nx.greedy_color(G, strategy=strategy)
-        if best is None or max(c.values()) < max(best.values()):
-            best = c
-    return best
+    nodes = list(G.nodes)
+    H = nx.convert_node_labels_to_integers(G, ordering="default")
+    if nx.is_bipartite(H):
+        c = nx.bipartite.color(H)
+    else:
+        c = None
+        for strategy in GREEDY_STRATEGIES:
+            cand = nx.greedy_color(H, strategy=strategy)
+            if c is None or max(cand.values()) < max(c.values()):
+                c = cand
+    return {nodes[k]: c[k] for k in range(len(nodes))}
 
 
 def _lattice_fallback(graph, free):
