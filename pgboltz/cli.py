@@ -12,6 +12,7 @@ GRAPH is a spec file (see graphs/README.md) or the name of a shipped example.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 
@@ -38,6 +39,62 @@ examples shipped with pgboltz: {examples}
 """
 
 
+def _number(kind, low=None, high=None, low_open=False, high_open=False, what=""):
+    """An argparse type: a ``kind`` number in [low, high] (open ends where asked), refused with one line otherwise."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
+        bad = not math.isfinite(value) or (low is not None and (value <= low if low_open else value < low)) or \
+            (high is not None and (value >= high if high_open else value > high))
+        if bad:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+    return parse
+
+
+POSITIVE = _number(int, 1, what="a positive integer")
+COUNT = _number(int, 0, what="an integer >= 0")
+SEED = _number(int, 0, 2**63 - 1, what="an integer from 0 to 2^63 - 1")
+POSITIVE_REAL = _number(float, 0.0, low_open=True, what="a finite number > 0")
+NON_NEGATIVE_REAL = _number(float, 0.0, what="a finite number >= 0")
+FRACTION = _number(float, 0.0, 1.0, high_open=True, what="a number in [0, 1)")
+PROBABILITY = _number(float, 0.0, 1.0, low_open=True, high_open=True, what="a number in (0, 1)")
+AT_LEAST_TWO = _number(int, 2, what="an integer >= 2 (an interval needs two runs)")
+
+
+def _train_options(trn):
+    """The options of `pgboltz train` (also read alone, to see which were given on the command line)."""
+    trn.add_argument("graph", metavar="GRAPH", help="spec file or example name (e.g. rbm-digits, rbm-784x500)")
+    trn.add_argument("--data", required=True, choices=("digits", "mnist5k", "fashion"))
+    trn.add_argument("--method", choices=("cd", "pcd", "pt"), help="cd, pcd or pt (default pcd)")
+    trn.add_argument("-k", type=POSITIVE, help="Gibbs sweeps per update (default 1)")
+    trn.add_argument("--epochs", type=POSITIVE, default=20)
+    trn.add_argument("--batch-size", type=POSITIVE, help="examples per update (default 100)")
+    trn.add_argument("--lr", type=POSITIVE_REAL, help="learning rate (default 0.05)")
+    trn.add_argument("--schedule", choices=("constant", "linear", "exponential"),
+                     help="learning-rate schedule (default constant)")
+    trn.add_argument("--momentum", type=FRACTION, help="momentum in [0, 1) (default 0.5)")
+    trn.add_argument("--weight-decay", type=NON_NEGATIVE_REAL, help="weight decay of couplings (default 1e-4)")
+    trn.add_argument("--sparsity-target", type=PROBABILITY, help="target mean activation of hidden units")
+    trn.add_argument("--chains", type=POSITIVE, help="persistent chains per temperature (default: batch size)")
+    trn.add_argument("--temperatures", type=POSITIVE, help="PT: number of temperatures (default 8)")
+    trn.add_argument("--backend", choices=("numpy", "cupy"), help="numpy or cupy (default numpy)")
+    trn.add_argument("--dtype", choices=("float32", "float64"), help="float32 or float64 (default float32)")
+    trn.add_argument("--seed", type=SEED, help="random seed (default 0)")
+    trn.add_argument("--out", metavar="FILE", default="checkpoint.npz", help="checkpoint (default checkpoint.npz)")
+    trn.add_argument("--save-every", type=COUNT, default=10, metavar="E", help="also checkpoint every E epochs")
+    trn.add_argument("--eval-every", type=COUNT, default=10, metavar="E",
+                     help="print the exact train/test log-likelihood every E epochs when the model is small "
+                          "enough to enumerate (0: never)")
+    trn.add_argument("--resume", action="store_true",
+                     help="continue --out up to --epochs; the graph and settings come from the checkpoint")
+    trn.add_argument("--overwrite", action="store_true", help="replace an existing --out instead of refusing")
+    trn.add_argument("--png", metavar="PREFIX", help="write PREFIX-samples.png and PREFIX-filters.png")
+    trn.add_argument("--no-progress", action="store_true")
+
+
 def _parser():
     p = argparse.ArgumentParser(
         prog="pgboltz",
@@ -60,13 +117,13 @@ def _parser():
                     "--z-max standard errors. Exits with status 1 if any check fails.")
     ver.add_argument("graphs", metavar="GRAPH", nargs="*",
                      help="spec files or example names (default: every example of at most 64 units)")
-    ver.add_argument("--chains", type=int, default=4000, help="independent chains (default 4000)")
-    ver.add_argument("--sweeps", type=int, default=400, help="recorded sweeps per chain (default 400)")
-    ver.add_argument("--burn-in", type=int, default=100, help="sweeps discarded first (default 100)")
-    ver.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    ver.add_argument("--chains", type=POSITIVE, default=4000, help="independent chains (default 4000)")
+    ver.add_argument("--sweeps", type=POSITIVE, default=400, help="recorded sweeps per chain (default 400)")
+    ver.add_argument("--burn-in", type=COUNT, default=100, help="sweeps discarded first (default 100)")
+    ver.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     ver.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     ver.add_argument("--dtype", choices=("float32", "float64"), default="float64")
-    ver.add_argument("--z-max", type=float, default=4.0, help="tolerance in standard errors (default 4)")
+    ver.add_argument("--z-max", type=POSITIVE_REAL, default=4.0, help="tolerance in standard errors (default 4)")
 
     smp = sub.add_parser(
         "sample", help="run batched blocked Gibbs sampling and save the samples",
@@ -75,15 +132,15 @@ def _parser():
                     "*group shape), plus JSON metadata).")
     smp.add_argument("graph", metavar="GRAPH", nargs="?", default=DEFAULT_GRAPH,
                      help=f"spec file or example name (default: {DEFAULT_GRAPH})")
-    smp.add_argument("--chains", type=int, default=1000, help="independent chains (default 1000)")
-    smp.add_argument("--sweeps", type=int, default=100, help="sweeps after burn-in (default 100)")
-    smp.add_argument("--burn-in", type=int, default=0, help="sweeps discarded first (default 0)")
-    smp.add_argument("--thin", type=int, default=0,
+    smp.add_argument("--chains", type=POSITIVE, default=1000, help="independent chains (default 1000)")
+    smp.add_argument("--sweeps", type=COUNT, default=100, help="sweeps after burn-in (default 100)")
+    smp.add_argument("--burn-in", type=COUNT, default=0, help="sweeps discarded first (default 0)")
+    smp.add_argument("--thin", type=COUNT, default=0,
                      help="record every THIN-th sweep; 0 records only the final state (default 0)")
     smp.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     smp.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    smp.add_argument("--beta", type=float, default=1.0, help="inverse temperature (default 1)")
-    smp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    smp.add_argument("--beta", type=NON_NEGATIVE_REAL, default=1.0, help="inverse temperature (default 1)")
+    smp.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     smp.add_argument("--out", metavar="FILE", default="samples.npz", help="output archive (default samples.npz)")
     smp.add_argument("--png", metavar="FILE", help="also write a picture of up to 64 final visible states")
     smp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -94,30 +151,7 @@ def _parser():
                     "statistics from CD-k, persistent chains (PCD) or parallel tempering (PT). Prints per-epoch "
                     "metrics, writes a checkpoint (atomically, every --save-every epochs and at the end) and PNG "
                     "grids of samples and filters. --resume continues a checkpoint bit for bit.")
-    trn.add_argument("graph", metavar="GRAPH", help="spec file or example name (e.g. rbm-digits, rbm-784x500)")
-    trn.add_argument("--data", required=True, choices=("digits", "mnist5k", "fashion"))
-    trn.add_argument("--method", choices=("cd", "pcd", "pt"), default="pcd")
-    trn.add_argument("-k", type=int, default=1, help="Gibbs sweeps per update (default 1)")
-    trn.add_argument("--epochs", type=int, default=20)
-    trn.add_argument("--batch-size", type=int, default=100)
-    trn.add_argument("--lr", type=float, default=0.05, help="learning rate (default 0.05)")
-    trn.add_argument("--schedule", choices=("constant", "linear", "exponential"), default="constant")
-    trn.add_argument("--momentum", type=float, default=0.5)
-    trn.add_argument("--weight-decay", type=float, default=1e-4)
-    trn.add_argument("--sparsity-target", type=float, help="target mean activation of hidden units")
-    trn.add_argument("--chains", type=int, help="persistent chains per temperature (default: batch size)")
-    trn.add_argument("--temperatures", type=int, default=8, help="PT: number of temperatures (default 8)")
-    trn.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
-    trn.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    trn.add_argument("--seed", type=int, default=0)
-    trn.add_argument("--out", metavar="FILE", default="checkpoint.npz", help="checkpoint (default checkpoint.npz)")
-    trn.add_argument("--save-every", type=int, default=10, metavar="E", help="also checkpoint every E epochs")
-    trn.add_argument("--eval-every", type=int, default=10, metavar="E",
-                     help="print the exact train/test log-likelihood every E epochs when the model is small "
-                          "enough to enumerate (0: never)")
-    trn.add_argument("--resume", action="store_true", help="continue from --out up to --epochs")
-    trn.add_argument("--png", metavar="PREFIX", help="write PREFIX-samples.png and PREFIX-filters.png")
-    trn.add_argument("--no-progress", action="store_true")
+    _train_options(trn)
 
     ev = sub.add_parser(
         "evaluate", help="average log-likelihood of a checkpoint: exact, or AIS with an interval",
@@ -127,11 +161,11 @@ def _parser():
     ev.add_argument("checkpoint", metavar="CHECKPOINT")
     ev.add_argument("--data", required=True, choices=("digits", "mnist5k", "fashion"))
     ev.add_argument("--split", choices=("test", "train"), default="test")
-    ev.add_argument("--ais-runs", type=int, default=100)
-    ev.add_argument("--betas", type=int, default=14500, help="intermediate distributions (default 14500)")
+    ev.add_argument("--ais-runs", type=AT_LEAST_TWO, default=100)
+    ev.add_argument("--betas", type=AT_LEAST_TWO, default=14500, help="intermediate distributions (default 14500)")
     ev.add_argument("--no-reverse", action="store_true", help="skip reverse AIS")
     ev.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
-    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--seed", type=SEED, default=0)
     ev.add_argument("--no-progress", action="store_true")
     return p
 
@@ -157,7 +191,7 @@ def cmd_verify(args):
             from .exact.cost import treewidth_lower_bound
             from .exact.pgmpy_bridge import MAX_ENTRIES
 
-            if 2.0 ** (treewidth_lower_bound(graph, graph.groups) + 1) > MAX_ENTRIES:
+            if treewidth_lower_bound(graph, graph.groups) + 1 > math.log2(MAX_ENTRIES):
                 why = "too large for exact inference; its training and AIS are checked instead"
             else:
                 why = f"run `pgboltz verify {name}` to check it (slower)"
@@ -180,11 +214,16 @@ def cmd_verify(args):
 
 
 def cmd_sample(args):
-    from .io import save_npz_atomic
+    from .io import check_writable, save_npz_atomic
+    from .model import check_memory
     from .pictures import samples_png
     from .sampling import GibbsSampler
 
     graph = load(args.graph)
+    check_writable(args.out)
+    recorded = args.sweeps // args.thin if args.thin > 0 else 1
+    per_state = sum(g.size * np.dtype(g.units.storage_dtype).itemsize for g in graph.groups.values())
+    check_memory(2 * recorded * args.chains * per_state, f"recording {recorded} states of {args.chains} chains")
     sampler = GibbsSampler(graph, chains=args.chains, backend=args.backend, seed=args.seed, dtype=args.dtype,
                            beta=args.beta)
     collect = "samples" if args.thin > 0 else "none"
@@ -209,21 +248,79 @@ def cmd_sample(args):
     return 0
 
 
+#: train options that a resumed run takes from its checkpoint (option -> TrainConfig path)
+FROM_CHECKPOINT = {"method": ("method",), "k": ("k",), "batch_size": ("batch_size",), "chains": ("chains",),
+                   "temperatures": ("temperatures",), "seed": ("seed",), "backend": ("backend",),
+                   "dtype": ("dtype",), "lr": ("optim", "lr"), "momentum": ("optim", "momentum"),
+                   "weight_decay": ("optim", "weight_decay"), "schedule": ("optim", "schedule"),
+                   "sparsity_target": ("optim", "sparsity_target")}
+
+
+def _resume_settings(args, graph, meta, given):
+    """Refuse options that contradict the checkpoint being resumed; say where the settings come from."""
+    from .errors import DataError
+
+    out = args.out
+    if args.graph != graph.name:
+        try:
+            other = load(args.graph).name
+        except PgboltzError:
+            other = None
+        if other != graph.name:
+            raise DataError(f"{out} holds graph {graph.name!r}, not {args.graph!r}; resume with GRAPH = {graph.name}")
+    clashes = []
+    for opt, path in FROM_CHECKPOINT.items():
+        if opt in given:
+            saved = meta["config"]
+            for key in path:
+                saved = saved.get(key) if isinstance(saved, dict) else None
+            if getattr(args, opt) != saved:
+                clashes.append(f"--{opt.replace('_', '-')} {getattr(args, opt)} (checkpoint: {saved})")
+    if clashes:
+        raise DataError(f"{out}: a resumed run keeps its checkpoint's settings; these contradict it: "
+                        f"{'; '.join(clashes)}. Drop them, or start a new run with --overwrite")
+    if args.epochs <= meta["epoch"]:
+        raise DataError(f"{out} has already trained {meta['epoch']} epochs; ask for more with --epochs")
+
+
+#: defaults of the settings a checkpoint keeps (left unset on the command line so a resume can tell)
+TRAIN_DEFAULTS = {"method": "pcd", "k": 1, "batch_size": 100, "chains": None, "temperatures": 8, "seed": 0,
+                  "backend": "numpy", "dtype": "float32", "lr": 0.05, "momentum": 0.5, "weight_decay": 1e-4,
+                  "schedule": "constant", "sparsity_target": None}
+
+
 def cmd_train(args):
+    from .checkpoint import resolve
     from .data import load as load_data
+    from .errors import DataError
+    from .io import check_writable
     from .learning import OptimConfig, TrainConfig, Trainer
     from .pictures import filters_png, samples_png
 
+    given = {k for k in TRAIN_DEFAULTS if getattr(args, k) is not None}
+    if args.resume and args.overwrite:
+        raise DataError("--resume continues a checkpoint and --overwrite replaces it: choose one")
+    args.out = str(resolve(args.out) if args.resume else check_writable(args.out))
     data = load_data(args.data)
     if args.resume:
         from .checkpoint import load_model
 
         loaded = load_model(args.out)
-        graph = loaded[0]
+        graph, _, meta = loaded
+        _resume_settings(args, graph, meta, given)
         trainer = Trainer.from_checkpoint(args.out, loaded, data.for_graph(graph), data.for_graph(graph, "test"),
                                           epochs=args.epochs)
-        print(f"resumed {args.out} at epoch {trainer.epoch}")
+        c = trainer.config
+        print(f"resumed {args.out} at epoch {trainer.epoch}; settings from the checkpoint: {c.method}, k={c.k}, "
+              f"batch {c.batch_size}, lr {c.optim.lr} ({c.optim.schedule}), {c.backend} {c.dtype}, seed {c.seed}")
     else:
+        from pathlib import Path
+
+        if Path(args.out).exists() and not args.overwrite:
+            raise DataError(f"{args.out} exists; pass --overwrite to replace it, or --resume to continue it")
+        for k, v in TRAIN_DEFAULTS.items():
+            if k not in given:
+                setattr(args, k, v)
         graph = load(args.graph)
         config = TrainConfig(method=args.method, k=args.k, epochs=args.epochs, batch_size=args.batch_size,
                              chains=args.chains, temperatures=args.temperatures, seed=args.seed,
@@ -268,6 +365,7 @@ def cmd_evaluate(args):
 
     graph, _, meta = load_model(args.checkpoint)
     data = load_data(args.data)
+    data.for_graph(graph)  # refuse a mismatched data set before any work
     t0 = time.perf_counter()
     result = evaluate(graph, data.for_graph(graph, args.split), data.for_graph(graph), ais_runs=args.ais_runs,
                       n_betas=args.betas, seed=args.seed, backend=args.backend, reverse=not args.no_reverse,
@@ -279,7 +377,11 @@ def cmd_evaluate(args):
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # bad options (argparse printed one line), --help, --version
+        return exc.code
     if args.command is None:
         _parser().print_help()
         return 2
@@ -290,6 +392,9 @@ def main(argv=None):
     except PgboltzError as exc:
         print(f"pgboltz: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("pgboltz: interrupted; files already written are complete (written atomically)", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into `head` and closed early: not an error
         sys.stderr.close()
         return 0

@@ -12,25 +12,72 @@ from pathlib import Path
 import numpy as np
 
 
-def save_npz_atomic(path, arrays: dict, meta: dict | None = None) -> Path:
-    """Write ``arrays`` (and ``meta`` as a JSON string under ``"meta"``) to ``path``.
-
-    The archive is written to a temporary file in the same folder and renamed over
-    ``path``, so a crash never leaves a half-written file behind.
-    """
+def npz_path(path) -> Path:
+    """The file an archive named ``path`` is written to: ``.npz`` is appended when missing."""
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+    return path
+
+
+def check_writable(path) -> Path:
+    """The archive path for ``path``, after checking (before any work) that it can be written there."""
+    from .errors import DataError
+
+    target = npz_path(path)
+    if Path(path).is_dir() or str(path).endswith(os.sep):
+        raise DataError(f"{path}: is a folder; give a file name for the output, e.g. {Path(path) / 'out.npz'}")
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"{target}: cannot create its folder ({exc.strerror}); choose another --out") from None
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise DataError(f"{target}: not writable; choose another --out")
+    return target
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files left by writers that were killed (their process no longer exists)."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        parts = tmp.name[len(path.name) + 2:].split(".")
+        if not parts or not parts[0].isdigit():
+            continue
+        try:
+            os.kill(int(parts[0]), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # the process exists but is not ours, or anything else: leave the file
+            pass
+
+
+def save_npz_atomic(path, arrays: dict, meta: dict | None = None) -> Path:
+    """Write ``arrays`` (and ``meta`` as a JSON string under ``"meta"``) to ``path``.
+
+    The archive is written to a temporary file in the same folder (named after the
+    writing process, so files left by a killed writer are removed by the next write)
+    and renamed over ``path``, so a crash never leaves a half-written file behind. The
+    file keeps an existing file's permissions, and otherwise follows the umask.
+    """
+    path = npz_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     payload = dict(arrays)
     if meta is not None:
         payload["meta"] = np.array(json.dumps(meta, sort_keys=True))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.exists():
+        mode = path.stat().st_mode & 0o7777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez_compressed(fh, **payload)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -28,6 +28,7 @@ the array code here is the fallback and the reference.
 from __future__ import annotations
 
 import contextlib
+import os
 
 import numpy as np
 
@@ -159,6 +160,32 @@ class _JointUpdate:
         return change
 
 
+def available_memory() -> int:
+    """Bytes of physical memory available now (a large number where the system cannot say)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 1 << 62
+
+
+def state_bytes(graph, chains: int, itemsize: int) -> int:
+    """Estimated bytes of a compiled model: states, slot buffers, noise and scratch, about 4 arrays of
+    ``(chains, units)`` (plus ``(chains, n, n)`` per group with a precision matrix)."""
+    total = 4 * chains * graph.n_units() * itemsize
+    for f, js in graph.joint_sets():
+        if f.joint_distribution() is None:
+            total += sum(chains * graph.group(g).size ** 2 * itemsize for g in js)
+    return total
+
+
+def check_memory(need: int, what: str) -> None:
+    """Refuse (before allocating) work that would not fit in the memory available now."""
+    avail = available_memory()
+    if need > 0.8 * avail:
+        raise DataError(f"{what} needs about {need / 2**30:.2f} GiB, but {avail / 2**30:.2f} GiB are available; "
+                        "use fewer chains or recorded sweeps")
+
+
 class CompiledModel:
     """A graph compiled onto a backend for ``chains`` chains.
 
@@ -189,10 +216,16 @@ class CompiledModel:
         self.graph = graph
         self.chains = int(chains)
         self.backend = get_backend(backend, seed=seed, dtype=dtype, **backend_options)
+        if self.backend.name == "numpy":
+            check_memory(state_bytes(graph, self.chains, self.backend.dtype.itemsize),
+                         f"{self.chains} chains of {graph.name!r}")
         clamp = dict(clamp or {})
         self.clamped = list(clamp) + [g for g in graph.inputs if g not in clamp]
         self.free = graph.free_groups(clamped=clamp)
-        self.params = [f.device_params(self.backend) for f in graph.factors] if params is None else params
+        if params is None:
+            self._check_range(graph)
+            params = [f.device_params(self.backend) for f in graph.factors]
+        self.params = params
         self.states = {}
         self._beta, self._beta_col = 1.0, None
         self.beta = beta
@@ -205,6 +238,15 @@ class CompiledModel:
         self._hot = False
         self._chunks = self.backend.chunks(self.chains)
         self.updates = self._compile_updates()
+
+    def _check_range(self, graph):
+        """Refuse parameters that the backend's dtype cannot hold (1e300 in float32 becomes inf)."""
+        big = float(np.finfo(self.backend.dtype).max)
+        for f in graph.factors:
+            for name, v in f.params.items():
+                if v.size and float(np.abs(v).max()) > big:
+                    raise GraphError(f"{f.label}: parameter {name!r} reaches {float(np.abs(v).max()):.3g}, beyond "
+                                     f"{self.backend.dtype.name}'s range ({big:.3g}); use dtype float64 or rescale it")
 
     # -- compilation -------------------------------------------------------------
     def _compile_updates(self):
@@ -398,7 +440,7 @@ class CompiledModel:
         """Natural parameters of ``group`` (units ``index``) given ``states`` (default: the model's):
         ``{slot: (chains, n)}`` backend arrays."""
         states = self.states if states is None else states
-        chains = next(iter(states.values())).shape[0]
+        chains = next(iter(states.values())).shape[0] if states else 1  # nothing given: the slots are constant
         return self.terms(group, chains, index).fill(states)
 
     def energy(self, states: dict | None = None):
@@ -420,7 +462,7 @@ class CompiledModel:
         """
         xp = self.backend.xp
         summed = list(summed)
-        chains = next(iter(states.values())).shape[0]
+        chains = next(iter(states.values())).shape[0] if states else 1
         log_p = xp.zeros(chains, dtype=np.float64) if need_log_p else None
         if need_log_p:
             for f, p in zip(self.graph.factors, self.params):

@@ -58,3 +58,242 @@ def test_same_seed_same_samples_and_training_whatever_the_hash_seed(tmp_path):
     _run(5, "first", ck)
     resumed = _run(77, "resume", ck)
     assert resumed == full[0]
+
+
+# -- the command line refuses bad input with one line, before any work -------------------------------------------
+
+from pgboltz.cli import main  # noqa: E402
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["sample", "rbm-small", "--sweeps", "-1"], "--sweeps: must be an integer >= 0, got -1"),
+    (["sample", "rbm-small", "--burn-in", "-1"], "--burn-in: must be an integer >= 0"),
+    (["sample", "rbm-small", "--seed", "-1"], "--seed: must be an integer from 0"),
+    (["sample", "rbm-small", "--beta", "nan"], "--beta: must be a finite number >= 0, got nan"),
+    (["sample", "rbm-small", "--chains", "0"], "--chains: must be a positive integer"),
+    (["train", "rbm-digits", "--data", "digits", "--batch-size", "0"], "--batch-size: must be a positive integer"),
+    (["train", "rbm-digits", "--data", "digits", "--epochs", "0"], "--epochs: must be a positive integer"),
+    (["train", "rbm-digits", "--data", "digits", "-k", "0"], "-k: must be a positive integer"),
+    (["train", "rbm-digits", "--data", "digits", "--weight-decay", "nan"], "--weight-decay: must be a finite"),
+    (["train", "rbm-digits", "--data", "digits", "--momentum", "1"], "--momentum: must be a number in [0, 1)"),
+    (["verify", "rbm-small", "--sweeps", "0"], "--sweeps: must be a positive integer"),
+    (["verify", "rbm-small", "--z-max", "-1"], "--z-max: must be a finite number > 0"),
+    (["evaluate", "x.npz", "--data", "digits", "--ais-runs", "1"], "--ais-runs: must be an integer >= 2"),
+    (["evaluate", "x.npz", "--data", "digits", "--betas", "0"], "--betas: must be an integer >= 2"),
+])
+def test_bad_options_are_refused_in_one_line(argv, says, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+
+
+def _one_error_line(capsys, *parts):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("pgboltz: error:"), err
+    for p in parts:
+        assert p in err[0], (p, err[0])
+
+
+def test_huge_runs_are_refused_before_allocating(tmp_path, capsys):
+    assert main(["sample", "rbm-small", "--chains", str(10**12), "--out", str(tmp_path / "x.npz")]) == 2
+    _one_error_line(capsys, "GiB, but", "use fewer chains")
+    assert main(["sample", "rbm-784x500", "--chains", "100000", "--sweeps", "100000", "--thin", "1",
+                 "--out", str(tmp_path / "x.npz")]) == 2
+    _one_error_line(capsys, "recording 100000 states of 100000 chains needs about")
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_outputs_are_checked_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["sample", "rbm-small", "--out", str(blocker / "sub" / "x.npz")]) == 2
+    _one_error_line(capsys, "cannot create its folder")
+    (tmp_path / "adir").mkdir()
+    assert main(["sample", "rbm-small", "--out", str(tmp_path / "adir") + "/"]) == 2
+    _one_error_line(capsys, "is a folder")
+
+
+def test_training_refuses_to_replace_a_checkpoint_and_names_its_file(tmp_path, capsys):
+    out = tmp_path / "mymodel"
+    common = ["train", "rbm-digits", "--data", "digits", "--epochs", "1", "--no-progress", "--eval-every", "0"]
+    assert main(common + ["--out", str(out)]) == 0
+    assert f"wrote {out}.npz" in capsys.readouterr().out
+    assert main(common + ["--out", str(out)]) == 2
+    _one_error_line(capsys, "exists; pass --overwrite to replace it, or --resume to continue it")
+    assert main(common + ["--out", str(out), "--overwrite"]) == 0
+    capsys.readouterr()
+    # a resume keeps its checkpoint's settings and refuses contradictions
+    assert main(common[:4] + ["--epochs", "2", "--resume", "--out", str(out), "--lr", "0.3", "--no-progress"]) == 2
+    _one_error_line(capsys, "--lr 0.3 (checkpoint: 0.05)")
+    assert main(["train", "ising-6x6", "--data", "digits", "--resume", "--out", str(out), "--epochs", "2"]) == 2
+    _one_error_line(capsys, "holds graph 'rbm-digits', not 'ising-6x6'")
+    assert main(common[:4] + ["--epochs", "1", "--resume", "--out", str(out)]) == 2
+    _one_error_line(capsys, "has already trained 1 epochs; ask for more with --epochs")
+    assert main(common[:4] + ["--epochs", "2", "--resume", "--out", str(out), "--no-progress", "--eval-every", "0"]) == 0
+    assert "settings from the checkpoint: pcd" in capsys.readouterr().out
+    assert main(["evaluate", str(out), "--data", "digits", "--no-progress"]) == 0
+
+
+def test_a_diverging_run_exits_non_zero_and_keeps_the_good_checkpoint(tmp_path, capsys):
+    out = tmp_path / "good.npz"
+    args = ["train", "rbm-digits", "--data", "digits", "--no-progress", "--eval-every", "0", "--out", str(out)]
+    assert main(args + ["--epochs", "1"]) == 0
+    good = out.read_bytes()
+    assert main(args + ["--epochs", "3", "--lr", "1e6", "--momentum", "0.9", "--overwrite", "--save-every", "1"]) == 2
+    assert "diverged" in capsys.readouterr().err
+    from pgboltz.checkpoint import load_model
+
+    graph, _, meta = load_model(out)  # whatever was last written is finite and loads
+    assert all(np.all(np.isfinite(v)) for f in graph.factors for v in f.params.values())
+    assert out.read_bytes() == good or meta["epoch"] >= 1
+
+
+def test_interrupts_end_with_one_line(monkeypatch, capsys):
+    import pgboltz.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_info", interrupted)
+    assert cli.main(["info", "rbm-small"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+# -- silent garbage ------------------------------------------------------------------------------------------
+
+def test_parameters_beyond_the_dtype_and_non_finite_beta_are_refused(tmp_path, capsys):
+    from pgboltz import DataError, GibbsSampler, GraphError
+    from pgboltz.models import rbm
+
+    g = rbm(3, 2, W=np.full((3, 2), 1e300))
+    with pytest.raises(GraphError, match="beyond float32's range"):
+        GibbsSampler(g, chains=2, dtype="float32")
+    GibbsSampler(g, chains=2, dtype="float64")
+    with pytest.raises(DataError, match="beta must be a finite number"):
+        GibbsSampler(rbm(3, 2), chains=2, beta=float("nan"))
+
+
+def test_open_lattice_values_broadcast_over_real_bonds_and_explicit_leaving_bonds_are_refused():
+    from pgboltz import SpecError
+    from pgboltz.graph.spec import spec_to_graph
+
+    base = {"groups": [{"name": "s", "shape": [3, 3], "units": "spin"}]}
+    g = spec_to_graph(dict(base, factors=[{"kind": "lattice", "group": "s", "periodic": False, "value": 0.5}]))
+    assert g.factors[0].params["J_right"][:, -1].tolist() == [0, 0, 0] and g.factors[0].params["J_right"][0, 0] == 0.5
+    with pytest.raises(SpecError, match="open boundary, but J_right"):
+        spec_to_graph(dict(base, factors=[{"kind": "lattice", "group": "s", "periodic": False,
+                                           "value": {"J_right": [[1.0] * 3] * 3, "J_down": 0.2}}]))
+    g = spec_to_graph(dict(base, factors=[{"kind": "dense", "groups": ["s", "s"], "value": 0.3}]))
+    W = g.factors[0].params["W"]
+    assert np.all(np.diag(W) == 0) and W[0, 1] == 0.3
+
+
+@pytest.mark.parametrize("doc, says", [
+    ({"groups": [{"name": "v\n", "shape": [2]}]}, "must be an identifier"),
+    ({"groups": [{"name": "v", "shape": [2.7, 3]}]}, "shape must be a list of positive integers"),
+    ({"groups": [{"name": "v", "shape": [True, 3]}]}, "shape must be a list of positive integers"),
+    ({"name": "a\x1b[31m", "groups": [{"name": "v", "shape": [2]}]}, "control characters"),
+    ({"seed": -1, "groups": [{"name": "v", "shape": [2]}]}, "expected an integer >= 0"),
+    ({"groups": [{"name": "v", "shape": [100000, 100000]}, {"name": "h", "shape": [100000]}],
+      "factors": [{"kind": "dense", "groups": ["v", "h"], "value": 0.0}]}, "GiB, but"),
+])
+def test_specs_refuse_odd_names_shapes_and_sizes(doc, says):
+    from pgboltz import SpecError
+    from pgboltz.graph.spec import spec_to_graph
+
+    with pytest.raises(SpecError, match=says.replace("[", r"\[")):
+        spec_to_graph(doc)
+
+
+def test_verify_copes_with_untouched_groups_and_huge_graphs(tmp_path, capsys):
+    spec = tmp_path / "lonely.toml"
+    spec.write_text('[[groups]]\nname = "v"\nshape = [3]\n[[groups]]\nname = "h"\nshape = [2]\n'
+                    '[[factors]]\nkind = "bias"\ngroup = "v"\nvalue = 0.2\n')
+    assert main(["verify", str(spec), "--chains", "500", "--sweeps", "50"]) == 0
+    huge = tmp_path / "huge.toml"
+    huge.write_text('[[groups]]\nname = "v"\nshape = [1100]\n[[groups]]\nname = "h"\nshape = [1100]\n'
+                    '[[factors]]\nkind = "dense"\ngroups = ["v", "h"]\nvalue = 0.0\n')
+    capsys.readouterr()
+    assert main(["verify", str(huge)]) == 2
+    _one_error_line(capsys, "exact inference", "needs a table of at least 2^1101 entries")
+
+
+# -- files ---------------------------------------------------------------------------------------------------
+
+def test_writes_follow_the_umask_and_clean_up_after_killed_writers(tmp_path):
+    from pgboltz.io import save_npz_atomic
+
+    path = tmp_path / "a.npz"
+    dead = tmp_path / ".a.npz.999999999.xyz.tmp"  # no such process
+    alive = tmp_path / f".a.npz.{os.getpid()}.xyz.tmp"  # a writer still running (this process)
+    dead.write_bytes(b"half")
+    alive.write_bytes(b"half")
+    old = os.umask(0o022)
+    try:
+        save_npz_atomic(path, {"x": np.zeros(2)})
+    finally:
+        os.umask(old)
+    assert (path.stat().st_mode & 0o777) == 0o644
+    assert not dead.exists() and alive.exists()
+    path.chmod(0o600)
+    save_npz_atomic(path, {"x": np.ones(2)})
+    assert (path.stat().st_mode & 0o777) == 0o600  # an existing file keeps its mode
+
+
+def _fuzz(data: bytes, rng, n):
+    for _ in range(n):
+        b = bytearray(data)
+        for _ in range(rng.integers(1, 4)):
+            kind, pos = rng.integers(0, 3), int(rng.integers(0, len(b)))
+            if kind == 0:
+                b[pos] = int(rng.integers(0, 256))
+            elif kind == 1:
+                del b[pos:pos + int(rng.integers(1, 16))]
+            else:
+                b[pos:pos] = bytes(rng.integers(0, 256, int(rng.integers(1, 8))).astype(np.uint8))
+        yield bytes(b)
+
+
+def test_fuzzed_checkpoints_give_only_clear_errors(tmp_path):
+    """Random byte flips, cuts and insertions (fixed seed, bounded count): load or a CheckpointError."""
+    from pgboltz.checkpoint import CheckpointError, load_model
+    from pgboltz.learning import TrainConfig, Trainer
+    from pgboltz.models import rbm
+
+    g = rbm(6, 3)
+    t = Trainer(g, {"v": (np.random.default_rng(0).random((20, 6)) < 0.5) * 1.0}, TrainConfig(batch_size=10, epochs=1))
+    t.fit()
+    t.save(tmp_path / "ok.npz")
+    data = (tmp_path / "ok.npz").read_bytes()
+    rng = np.random.default_rng(2026)
+    outcomes = {"loaded": 0, "refused": 0}
+    for k, mutated in enumerate(_fuzz(data, rng, 150)):
+        p = tmp_path / f"m{k}.npz"
+        p.write_bytes(mutated)
+        try:
+            load_model(p)
+            outcomes["loaded"] += 1
+        except CheckpointError:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 50, outcomes
+
+
+def test_fuzzed_specs_give_only_clear_errors(tmp_path):
+    """Random mutations of a shipped spec's text: a graph, or a SpecError naming the file."""
+    from pgboltz import SpecError
+    from pgboltz.graph.spec import load_spec
+
+    from .conftest import GRAPHS
+
+    text = (GRAPHS / "pool-small.toml").read_bytes()
+    rng = np.random.default_rng(7)
+    refused = 0
+    for k, mutated in enumerate(_fuzz(text, rng, 200)):
+        p = tmp_path / f"s{k}.toml"
+        p.write_bytes(mutated)
+        try:
+            load_spec(p)
+        except SpecError as exc:
+            assert str(p) in str(exc)
+            refused += 1
+    assert refused > 50

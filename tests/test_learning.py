@@ -230,3 +230,77 @@ def test_training_refuses_bad_data_and_settings():
         TrainConfig(method="sgd")
     with pytest.raises(ValueError, match="schedule must be one of"):
         OptimConfig(schedule="cosine")
+
+
+# -- gaps found by planting bugs: each of these failed to catch one ---------------------------------------------
+
+def test_weight_decay_leaves_biases_alone_and_shrinks_couplings():
+    g = rbm(4, 3, scale=0.5, seed=2)
+    t = Trainer(g, {"v": np.zeros((10, 4))}, TrainConfig(batch_size=10, optim=OptimConfig(lr=0.1, weight_decay=0.5,
+                                                                                           momentum=0.0)))
+    before = [{k: v.copy() for k, v in p.items()} for p in t.model.params]
+    t.opt.step([{k: np.zeros_like(v) for k, v in p.items()} for p in t.model.params], 0)
+    W0, W1 = before[0]["W"], t.model.params[0]["W"]
+    assert np.allclose(W1, W0 * (1 - 0.1 * 0.5))
+    for k in (1, 2):  # the two bias factors
+        assert np.array_equal(t.model.params[k]["b"], before[k]["b"])
+
+
+def test_the_sparsity_target_pulls_hidden_biases_towards_it():
+    g = rbm(4, 3, scale=0.5, seed=2)
+    t = Trainer(g, {"v": np.zeros((10, 4))}, TrainConfig(batch_size=10, optim=OptimConfig(
+        lr=0.1, weight_decay=0.0, momentum=0.0, sparsity_target=0.1, sparsity_cost=1.0)))
+    c0 = t.model.params[2]["b"].copy()
+    zero = [{k: np.zeros_like(v) for k, v in p.items()} for p in t.model.params]
+    t.opt.step(zero, 0, {"h": np.full(3, 0.9)})  # too active: biases must go down by lr * (0.1 - 0.9)
+    assert np.allclose(t.model.params[2]["b"], c0 + 0.1 * (0.1 - 0.9))
+    assert np.array_equal(t.model.params[1]["b"], np.zeros(4))  # visible biases: no sparsity term
+
+
+def test_parallel_tempering_statistics_estimate_the_exact_gradient():
+    """The negative phase must use the beta = 1 chains only (a planted bug used the hottest ones)."""
+    g = rbm(5, 4, scale=0.8, seed=3)
+    v = (np.random.default_rng(0).random((200, 5)) < 0.5).astype(float)
+    ex = exact_gradient(g, {"v": v})
+    chains = 20000
+    t = Trainer(g, {"v": v}, TrainConfig(method="pt", batch_size=200, chains=chains, temperatures=3, beta_min=0.3,
+                                         dtype="float64", seed=4))
+    t.neg.sweep(200)
+    pos, _ = t._positive({"v": v})
+    neg = t._negative({"v": v})
+    tol = 4 * 0.5 / np.sqrt(chains)  # statistics in [0, 1]: sd <= 0.5, from `chains` cold chains
+    for e, p, q in zip(ex, pos, neg):
+        for k in e:
+            assert np.abs(e[k] - (p[k] - q[k])).max() < tol
+
+
+def test_training_a_general_bm_keeps_lateral_diagonals_zero_and_conditionals_exact():
+    from pgboltz.exact import PgmpyOracle
+    from pgboltz.verify import check_conditionals
+
+    g = boltzmann_machine(4, 3, seed=1)
+    data = (np.random.default_rng(0).random((40, 4)) < 0.5).astype(float)
+    Trainer(g, {"v": data}, TrainConfig(batch_size=20, epochs=5, optim=OptimConfig(lr=0.2))).fit()
+    for f in g.factors:
+        if f.kind == "dense" and f.intra:
+            assert np.all(np.diag(f.params["W"]) == 0) and np.allclose(f.params["W"], f.params["W"].T)
+    assert check_conditionals(g, PgmpyOracle(g), n_states=2, seed=0) < 1e-9
+
+
+def test_pt_resume_restores_the_swap_parity_with_an_odd_number_of_swaps(tmp_path):
+    """3 batches x k=1: the exchange parity is odd at the epoch boundary and must survive a checkpoint."""
+    data = {"v": (np.random.default_rng(1).random((30, 6)) < 0.5).astype(float)}
+    cfg = dict(method="pt", k=1, epochs=2, batch_size=10, temperatures=3, chains=12)
+    g1 = rbm(6, 4, scale=0.3)
+    Trainer(g1, data, TrainConfig(**cfg)).fit()
+    g2 = rbm(6, 4, scale=0.3)
+    t2 = Trainer(g2, data, TrainConfig(**cfg))
+    t2.fit(1)
+    assert t2.tempering.parity == 1
+    t2.save(tmp_path / "pt.npz")
+    t3 = Trainer.resume(tmp_path / "pt.npz", data)
+    assert t3.tempering.parity == 1
+    t3.fit()
+    for f1, f3 in zip(g1.factors, t3.graph.factors):
+        for k in f1.params:
+            assert np.array_equal(f1.params[k], f3.params[k])

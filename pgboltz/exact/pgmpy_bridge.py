@@ -65,7 +65,7 @@ class PgmpyOracle:
         self.graph, self.beta, self.max_entries, self.order = graph, float(beta), int(max_entries), order
         free_groups = [g for g in graph.groups if g not in (clamp or {})]
         width = treewidth_lower_bound(graph, free_groups)
-        if 2.0 ** (width + 1) > self.max_entries:
+        if width + 1 > np.log2(self.max_entries):  # compared in logs: 2^(width+1) may overflow
             raise TooLargeError(
                 f"exact inference on {graph.name!r} needs a table of at least 2^{width + 1} entries (its dense "
                 f"couplings force treewidth >= {width}; limit {self.max_entries:.3g} entries). Use a smaller "
@@ -107,6 +107,10 @@ class PgmpyOracle:
                 f"underflow past {MAX_LOG_RANGE:.0f}. Use the enumerator (pgboltz.exact.exact), a smaller beta, "
                 "or smaller parameters"
             )
+        touched = {u for sc in self.scopes for u in sc}
+        for v in [v for v in self.variables if v not in touched]:  # units no factor touches: uniform
+            factors.append(DiscreteFactor([v], [self.card[v]], np.ones(self.card[v])))
+            self.scopes.append((v,))
         model.add_factors(*factors)
         self.model = model
         self.ve = VariableElimination(model)

@@ -103,6 +103,6 @@ class Dense(Factor):
     def from_spec(cls, spec):
         a, b = spec.groups(2)
         W = spec.param("W", (spec.size(a), spec.size(b)))
-        if a == b and spec.mode == "init":
-            W = _sym(W)  # draw the upper triangle, mirror it, zero diagonal
+        if a == b and spec.broadcast("W"):
+            W = _sym(W)  # a draw or one number: the upper triangle, mirrored, with a zero diagonal
         return cls(a, b, W, name=spec.name)

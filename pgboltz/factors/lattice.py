@@ -194,7 +194,8 @@ class Lattice2D(Factor):
         if len(shape) != 2:
             raise spec.error("group", f"a lattice needs a 2-D group; {g!r} has shape {list(shape)}")
         Jr, Jd = spec.param("J_right", shape, single=False), spec.param("J_down", shape, single=False)
-        if not periodic and spec.mode != "file":
-            Jr[:, -1] = 0.0  # bonds leaving an open lattice do not exist
-            Jd[-1, :] = 0.0
+        if not periodic:  # bonds leaving an open lattice do not exist: a draw or one number fills only real ones;
+            for J, edge in ((Jr, (slice(None), -1)), (Jd, (-1, slice(None)))):  # explicit arrays are checked
+                if spec.broadcast(J is Jr and "J_right" or "J_down"):
+                    J[edge] = 0.0
         return cls(g, Jr, Jd, periodic=periodic, name=spec.name)

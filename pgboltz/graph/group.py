@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+
+import numpy as np
 from dataclasses import dataclass
 
 from ..errors import GraphError
@@ -32,14 +34,14 @@ class Group:
 
     @classmethod
     def make(cls, name, shape, units="bernoulli", role="hidden") -> "Group":
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise GraphError(f"group name {name!r} must be an identifier (letters, digits, '_', not starting with a digit)")
         if isinstance(shape, int):
             shape = (shape,)
-        try:
-            shape = tuple(int(s) for s in shape)
-        except (TypeError, ValueError):
-            raise GraphError(f"group {name!r}: shape must be a list of positive integers, got {shape!r}") from None
+        shape = tuple(shape) if isinstance(shape, (list, tuple)) else (shape,)
+        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape):
+            raise GraphError(f"group {name!r}: shape must be a list of positive integers, got {list(shape)!r}")
+        shape = tuple(int(s) for s in shape)
         if not shape or any(s < 1 for s in shape):
             raise GraphError(f"group {name!r}: shape must be a non-empty list of positive integers, got {list(shape)}")
         if role not in ROLES:

@@ -30,6 +30,8 @@ from .factor_graph import FactorGraph
 TOP_KEYS = {"name", "description", "seed", "groups", "factors"}
 GROUP_KEYS = {"name", "shape", "units", "role"}
 #: fields every factor table may have; each kind adds its own (``Factor.spec_keys``)
+#: the largest spec file read (parameters belong in .npz archives)
+MAX_SPEC_BYTES = 1 << 24
 COMMON_FACTOR_KEYS = {"kind", "name", "init", "value", "file", "key", "keys", "seed"}
 DISTS = {"normal": {"mean", "std"}, "uniform": {"low", "high"}, "constant": {"value"}}
 
@@ -51,6 +53,14 @@ def _require(ctx, table, key, where, types, what):
     if not isinstance(value, types):
         raise ctx.error(f"{where}.{key}", f"expected {what}, got {value!r}")
     return value
+
+
+def _check_text(ctx, where, value):
+    """Names and descriptions are printed: refuse non-strings and control characters (terminal escapes)."""
+    if not isinstance(value, str):
+        raise ctx.error(where, f"expected a string, got {value!r}")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+        raise ctx.error(where, f"contains control characters ({value!r}); use printable text")
 
 
 def _check_keys(ctx, table, allowed, where):
@@ -89,6 +99,13 @@ class _ParamSource:
 
     def get(self, param, shape, single):
         self.used = True
+        from ..errors import DataError
+        from ..model import check_memory
+
+        try:  # refuse before allocating: a typo such as shape = [100000, 100000] asks for 75 GiB
+            check_memory(2 * 8 * int(np.prod(shape, dtype=object)), f"parameter {param!r} of shape {list(shape)}")
+        except DataError as exc:
+            raise self.ctx.error(self.where, str(exc)) from None
         if len(self.given) != 1:
             raise self.ctx.error(self.where, "give exactly one of `init` (random), `value` (numbers) or `file` "
                                  "(.npz)" + (f"; found {', '.join(self.given)}" if self.given else ""))
@@ -183,6 +200,16 @@ class FactorSpec:
         """Parameter ``name`` of ``shape``; ``single``: the kind has one parameter (``key`` may name it)."""
         return self.source.get(name, tuple(shape), single)
 
+    def broadcast(self, name) -> bool:
+        """True if parameter ``name`` is drawn (``init``) or given as one number (not as an explicit array)."""
+        if self.mode == "init":
+            return True
+        if self.mode != "value":
+            return False
+        value = self.table["value"]
+        value = value.get(name) if isinstance(value, dict) else value
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
     def get(self, key, types, default, what):
         if key not in self.table:
             return default
@@ -225,6 +252,8 @@ def build_factor(ctx, t, where, graph, rng, base_dir):
         raise ctx.error(f"{where}.kind", f"unknown factor kind {kind!r}; known kinds: {kinds}")
     cls = FACTOR_KINDS[kind]
     _check_keys(ctx, t, COMMON_FACTOR_KEYS | set(cls.spec_keys), where)
+    if "name" in t:
+        _check_text(ctx, f"{where}.name", t["name"])
     spec = FactorSpec(ctx, t, where, graph, rng, base_dir)
     factor = cls.from_spec(spec)
     if not spec.source.used and spec.source.given:
@@ -238,11 +267,22 @@ def load_spec(path) -> FactorGraph:
     ctx = _Ctx(path)
     if not path.exists():
         raise SpecError(f"{path}: no such graph spec file")
+    if not path.is_file():
+        raise SpecError(f"{path}: not a file; give a .toml graph spec")
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise SpecError(f"{path}: {path.stat().st_size} bytes, more than a spec needs (limit {MAX_SPEC_BYTES}); "
+                        "put large parameters in a `file = ...npz` archive")
     try:
         with open(path, "rb") as fh:
             doc = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not a text file (not UTF-8); a graph spec is TOML text") from None
+    except RecursionError:
+        raise SpecError(f"{path}: nested too deeply to be a graph spec") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     return spec_to_graph(doc, ctx, path.parent)
 
 
@@ -251,8 +291,10 @@ def spec_to_graph(doc: dict, ctx=None, base_dir=Path(".")) -> FactorGraph:
     _check_keys(ctx, doc, TOP_KEYS, "top level")
     name = doc.get("name", Path(ctx.path).stem)
     seed = doc.get("seed", 0)
-    if not isinstance(seed, int):
-        raise ctx.error("seed", f"expected an integer, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ctx.error("seed", f"expected an integer >= 0, got {seed!r}")
+    for key, value in (("name", name), ("description", doc.get("description", ""))):
+        _check_text(ctx, key, value)
     graph = FactorGraph(str(name), str(doc.get("description", "")))
     groups = doc.get("groups")
     if not isinstance(groups, list) or not groups:
