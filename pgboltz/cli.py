@@ -93,6 +93,8 @@ def _train_options(trn):
     trn.add_argument("--overwrite", action="store_true", help="replace an existing --out instead of refusing")
     trn.add_argument("--png", metavar="PREFIX", help="write PREFIX-samples.png and PREFIX-filters.png")
     trn.add_argument("--no-progress", action="store_true")
+    trn.add_argument("--allow-outside-paths", action="store_true",
+                     help="let the spec read data files outside its own folder")
 
 
 def _parser():
@@ -109,6 +111,8 @@ def _parser():
     info = sub.add_parser("info", help="show groups, factors, blocks and parameter count of a graph",
                           description="Show a graph's groups, factors, derived block schedule and parameter count.")
     info.add_argument("graph", metavar="GRAPH", help="spec file or example name")
+    info.add_argument("--allow-outside-paths", action="store_true",
+                     help="let the spec read data files outside its own folder")
 
     ver = sub.add_parser(
         "verify", help="check derived conditionals and Gibbs moments against pgmpy exact inference",
@@ -123,6 +127,8 @@ def _parser():
     ver.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     ver.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     ver.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    ver.add_argument("--allow-outside-paths", action="store_true",
+                     help="let the spec read data files outside its own folder")
     ver.add_argument("--z-max", type=POSITIVE_REAL, default=4.0, help="tolerance in standard errors (default 4)")
 
     smp = sub.add_parser(
@@ -144,6 +150,8 @@ def _parser():
     smp.add_argument("--out", metavar="FILE", default="samples.npz", help="output archive (default samples.npz)")
     smp.add_argument("--png", metavar="FILE", help="also write a picture of up to 64 final visible states")
     smp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    smp.add_argument("--allow-outside-paths", action="store_true",
+                     help="let the spec read data files outside its own folder")
 
     trn = sub.add_parser(
         "train", help="train a graph on offline data (CD-k, PCD or parallel tempering)",
@@ -173,7 +181,7 @@ def _parser():
 def cmd_info(args):
     from .sampling import GibbsSampler
 
-    graph = load(args.graph)
+    graph = load(args.graph, args.allow_outside_paths)
     print(graph.summary())
     sampler = GibbsSampler(graph, chains=1)
     print(sampler.describe())
@@ -186,7 +194,7 @@ def cmd_verify(args):
     names = args.graphs or example_names()
     failed = 0
     for name in names:
-        graph = load(name)
+        graph = load(name, args.allow_outside_paths)
         if not args.graphs and graph.n_units() > DEFAULT_VERIFY_UNITS:
             from .exact.cost import treewidth_lower_bound
             from .exact.pgmpy_bridge import MAX_ENTRIES
@@ -219,7 +227,7 @@ def cmd_sample(args):
     from .pictures import samples_png
     from .sampling import GibbsSampler
 
-    graph = load(args.graph)
+    graph = load(args.graph, args.allow_outside_paths)
     check_writable(args.out)
     recorded = args.sweeps // args.thin if args.thin > 0 else 1
     per_state = sum(g.size * np.dtype(g.units.storage_dtype).itemsize for g in graph.groups.values())
@@ -263,7 +271,7 @@ def _resume_settings(args, graph, meta, given):
     out = args.out
     if args.graph != graph.name:
         try:
-            other = load(args.graph).name
+            other = load(args.graph, args.allow_outside_paths).name
         except PgboltzError:
             other = None
         if other != graph.name:
@@ -321,7 +329,7 @@ def cmd_train(args):
         for k, v in TRAIN_DEFAULTS.items():
             if k not in given:
                 setattr(args, k, v)
-        graph = load(args.graph)
+        graph = load(args.graph, args.allow_outside_paths)
         config = TrainConfig(method=args.method, k=args.k, epochs=args.epochs, batch_size=args.batch_size,
                              chains=args.chains, temperatures=args.temperatures, seed=args.seed,
                              backend=args.backend, dtype=args.dtype,

@@ -40,6 +40,6 @@ def resolve(graph: str) -> Path:
     )
 
 
-def load(graph: str):
+def load(graph: str, allow_outside_paths: bool = False):
     """Load a graph from a spec path or an example name."""
-    return load_spec(resolve(graph))
+    return load_spec(resolve(graph), allow_outside_paths)

@@ -297,3 +297,44 @@ def test_fuzzed_specs_give_only_clear_errors(tmp_path):
             assert str(p) in str(exc)
             refused += 1
     assert refused > 50
+
+
+def test_data_files_stay_inside_the_spec_folder_and_are_never_echoed(tmp_path):
+    from pgboltz import SpecError
+    from pgboltz.graph.spec import load_spec
+
+    folder = tmp_path / "spec"
+    folder.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:TOKEN-1234\n")
+    head = '[[groups]]\nname = "x"\nshape = [4]\n[[factors]]\nkind = "sparse"\ngroups = ["x", "x"]\nvalue = 0.1\n'
+    spec = folder / "g.toml"
+    spec.write_text(head + 'edges_file = "../secret.txt"\n')
+    with pytest.raises(SpecError, match="lies outside the spec's folder") as exc:
+        load_spec(spec)
+    assert "TOKEN" not in str(exc.value)
+    with pytest.raises(SpecError, match="line 1 of .*expected two integers i j") as exc:
+        load_spec(spec, allow_outside_paths=True)
+    assert "TOKEN" not in str(exc.value) and "root:x" not in str(exc.value)
+    spec.write_text(head + 'edges_file = "/dev/zero"\n')
+    with pytest.raises(SpecError, match="not a regular file|outside the spec's folder"):
+        load_spec(spec, allow_outside_paths=True)
+    (folder / "e.txt").write_text("# i j\n0 1\n1 2  # a comment\n")
+    spec.write_text(head + 'edges_file = "e.txt"\n')
+    assert load_spec(spec).factors[0].edges.tolist() == [[0, 1], [1, 2]]
+
+
+def test_npz_parameters_are_checked_before_decompressing(tmp_path):
+    """A 10 MB archive that would inflate to gigabytes is refused from its header."""
+    from pgboltz import SpecError
+    from pgboltz.graph.spec import load_spec
+
+    np.savez_compressed(tmp_path / "p.npz", W=np.zeros((20000, 20000), dtype=np.float32), b=np.arange(3.0))
+    spec = tmp_path / "g.toml"
+    spec.write_text('[[groups]]\nname = "v"\nshape = [3]\n[[groups]]\nname = "h"\nshape = [2]\n'
+                    '[[factors]]\nkind = "dense"\ngroups = ["v", "h"]\nfile = "p.npz"\nkey = "W"\n')
+    with pytest.raises(SpecError, match=r"array 'W' has shape \[20000, 20000\], parameter 'W' needs \[3, 2\]"):
+        load_spec(spec)
+    spec.write_text('[[groups]]\nname = "v"\nshape = [3]\n[[factors]]\nkind = "bias"\ngroup = "v"\n'
+                    'file = "p.npz"\nkey = "b"\n')
+    assert load_spec(spec).factors[0].params["b"].tolist() == [0.0, 1.0, 2.0]

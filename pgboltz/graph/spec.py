@@ -32,15 +32,18 @@ GROUP_KEYS = {"name", "shape", "units", "role"}
 #: fields every factor table may have; each kind adds its own (``Factor.spec_keys``)
 #: the largest spec file read (parameters belong in .npz archives)
 MAX_SPEC_BYTES = 1 << 24
+#: the largest edge-list text file read
+MAX_EDGES_BYTES = 1 << 28
 COMMON_FACTOR_KEYS = {"kind", "name", "init", "value", "file", "key", "keys", "seed"}
 DISTS = {"normal": {"mean", "std"}, "uniform": {"low", "high"}, "constant": {"value"}}
 
 
 class _Ctx:
-    """Where we are in the file, for error messages."""
+    """Where we are in the file, for error messages; and whether data files may lie outside its folder."""
 
-    def __init__(self, path):
+    def __init__(self, path, allow_outside=False):
         self.path = str(path)
+        self.allow_outside = allow_outside
 
     def error(self, where, msg):
         return SpecError(f"{self.path}: {where}: {msg}")
@@ -131,14 +134,10 @@ class _ParamSource:
 
     def _from_file(self, param, shape, single):
         ctx, t, where = self.ctx, self.table, self.where
-        path = self.base_dir / _require(ctx, t, "file", where, str, "a path to an .npz file")
+        path = _data_file(ctx, f"{where}.file", _require(ctx, t, "file", where, str, "a path to an .npz file"),
+                          self.base_dir)
         if self._npz is None:
-            if not path.exists():
-                raise ctx.error(f"{where}.file", f"no such file {str(path)!r}")
-            try:
-                self._npz = dict(np.load(path, allow_pickle=False))
-            except Exception as exc:  # corrupt archive, not an npz, ...
-                raise ctx.error(f"{where}.file", f"cannot read {str(path)!r} as .npz ({exc})") from None
+            self._npz = _NpzArrays(ctx, f"{where}.file", path)
         if "keys" in t:
             keys = t["keys"]
             if not isinstance(keys, dict) or param not in keys:
@@ -148,12 +147,7 @@ class _ParamSource:
             key = t["key"]
         else:
             raise ctx.error(where, f"with `file`, name the array: key = \"...\" (or keys = {{ {param} = \"...\" }})")
-        if key not in self._npz:
-            raise ctx.error(f"{where}.key", f"array {key!r} not in {str(path)!r} (it has {', '.join(self._npz)})")
-        arr = self._npz[key].astype(np.float64)
-        if arr.size != int(np.prod(shape)):
-            raise ctx.error(f"{where}.file", f"array {key!r} has shape {list(arr.shape)}, parameter {param!r} needs {list(shape)}")
-        return arr.reshape(shape)
+        return self._npz.get(key, param, shape, f"{where}.key")
 
 
 class FactorSpec:
@@ -222,6 +216,79 @@ class FactorSpec:
         return _edges(self.ctx, self.table, self.where, self.base_dir)
 
 
+def _data_file(ctx, where, name, base_dir) -> Path:
+    """A data file named in a spec: relative to the spec's folder, inside it (unless the user allowed
+    otherwise), and a regular file."""
+    base = Path(base_dir).resolve()
+    path = (base / name).resolve()
+    if not ctx.allow_outside and base != path.parent and base not in path.parents:
+        raise ctx.error(where, f"{name!r} lies outside the spec's folder {str(base)!r}; data files are resolved "
+                               "relative to the spec and must stay inside it (the command line's "
+                               "--allow-outside-paths lifts this)")
+    if not path.exists():
+        raise ctx.error(where, f"no such file {str(path)!r}")
+    if not path.is_file():
+        raise ctx.error(where, f"{str(path)!r} is not a regular file")
+    return path
+
+
+class _NpzArrays:
+    """Arrays of an .npz archive, each checked against its expected shape *before* it is decompressed."""
+
+    def __init__(self, ctx, where, path):
+        import zipfile
+
+        self.ctx, self.where, self.path = ctx, where, path
+        try:
+            self.zip = zipfile.ZipFile(path)
+            self.names = [n[:-4] for n in self.zip.namelist() if n.endswith(".npy")]
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise ctx.error(where, f"cannot read {str(path)!r} as .npz (not a zip archive)") from None
+
+    def get(self, key, param, shape, where_key):
+        ctx = self.ctx
+        if key not in self.names:
+            raise ctx.error(where_key, f"array {key!r} not in {str(self.path)!r} (it has {', '.join(self.names)})")
+        try:
+            with self.zip.open(key + ".npy") as fh:
+                version = np.lib.format.read_magic(fh)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                found, _, dtype = read(fh)  # the header only: nothing decompressed yet
+                if int(np.prod(found, dtype=object)) != int(np.prod(shape)):
+                    raise ctx.error(self.where, f"array {key!r} has shape {list(found)}, parameter {param!r} "
+                                                f"needs {list(shape)}")
+                if dtype.hasobject:
+                    raise ctx.error(self.where, f"array {key!r} holds Python objects; numbers are needed")
+            with self.zip.open(key + ".npy") as fh:
+                arr = np.lib.format.read_array(fh, allow_pickle=False)
+        except SpecError:
+            raise
+        except Exception:
+            raise ctx.error(self.where, f"array {key!r} of {str(self.path)!r} is damaged or not numeric") from None
+        return np.asarray(arr, dtype=np.float64).reshape(shape)
+
+
+def _read_edges(ctx, where, path) -> np.ndarray:
+    """Two integer columns ``i j`` per line (``#`` comments); errors give the line number, never its text."""
+    if path.stat().st_size > MAX_EDGES_BYTES:
+        raise ctx.error(where, f"{str(path)!r} is larger than {MAX_EDGES_BYTES >> 20} MiB; is it an edge list?")
+    rows = []
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            line = raw.split(b"#", 1)[0].strip()
+            if not line:
+                continue
+            parts = line.split()
+            try:
+                if len(parts) != 2:
+                    raise ValueError
+                rows.append((int(parts[0]), int(parts[1])))
+            except ValueError:
+                raise ctx.error(where, f"line {n} of {str(path)!r}: expected two integers i j") from None
+    return np.array(rows, dtype=np.intp).reshape(-1, 2)
+
+
 def _edges(ctx, t, where, base_dir):
     if ("edges" in t) == ("edges_file" in t):
         raise ctx.error(where, "give exactly one of `edges` (a list of [i, j]) or `edges_file` (a text file)")
@@ -232,16 +299,10 @@ def _edges(ctx, t, where, base_dir):
         if not all(isinstance(x, int) for e in raw for x in e):
             raise ctx.error(f"{where}.edges", "unit indices must be integers")
         return np.array(raw, dtype=np.intp).reshape(-1, 2)
-    path = base_dir / t["edges_file"]
-    if not path.exists():
-        raise ctx.error(f"{where}.edges_file", f"no such file {str(path)!r}")
-    try:
-        arr = np.loadtxt(path, dtype=np.int64, comments="#", ndmin=2)
-    except ValueError as exc:
-        raise ctx.error(f"{where}.edges_file", f"expected two integer columns i j ({exc})") from None
-    if arr.shape[1] != 2:
-        raise ctx.error(f"{where}.edges_file", f"expected two integer columns i j, found {arr.shape[1]}")
-    return arr.astype(np.intp)
+    name = t["edges_file"]
+    if not isinstance(name, str):
+        raise ctx.error(f"{where}.edges_file", f"expected a file name, got {name!r}")
+    return _read_edges(ctx, f"{where}.edges_file", _data_file(ctx, f"{where}.edges_file", name, base_dir))
 
 
 def build_factor(ctx, t, where, graph, rng, base_dir):
@@ -261,10 +322,13 @@ def build_factor(ctx, t, where, graph, rng, base_dir):
     return factor
 
 
-def load_spec(path) -> FactorGraph:
-    """Read a TOML graph spec into a :class:`FactorGraph`; errors name the file and field."""
+def load_spec(path, allow_outside_paths: bool = False) -> FactorGraph:
+    """Read a TOML graph spec into a :class:`FactorGraph`; errors name the file and field.
+
+    Data files (``file``, ``edges_file``) are resolved relative to the spec and must lie in its
+    folder unless ``allow_outside_paths``."""
     path = Path(path)
-    ctx = _Ctx(path)
+    ctx = _Ctx(path, allow_outside_paths)
     if not path.exists():
         raise SpecError(f"{path}: no such graph spec file")
     if not path.is_file():
