@@ -400,6 +400,10 @@ def main(argv=None):
     except PgboltzError as exc:
         print(f"pgboltz: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("pgboltz: error: out of memory; use fewer chains, fewer recorded sweeps or a smaller graph",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("pgboltz: interrupted; files already written are complete (written atomically)", file=sys.stderr)
         return 130

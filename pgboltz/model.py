@@ -161,11 +161,23 @@ class _JointUpdate:
 
 
 def available_memory() -> int:
-    """Bytes of physical memory available now (a large number where the system cannot say)."""
+    """Bytes this process can still allocate: physical memory available now, and no more than its
+    address-space limit leaves (a large number where the system cannot say)."""
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         return 1 << 62
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/statm") as fh:
+                used = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            avail = min(avail, max(0, soft - used))
+    except (ImportError, OSError, ValueError):  # pragma: no cover - no limits to read
+        pass
+    return avail
 
 
 def state_bytes(graph, chains: int, itemsize: int) -> int:

@@ -338,3 +338,59 @@ def test_npz_parameters_are_checked_before_decompressing(tmp_path):
     spec.write_text('[[groups]]\nname = "v"\nshape = [3]\n[[factors]]\nkind = "bias"\ngroup = "v"\n'
                     'file = "p.npz"\nkey = "b"\n')
     assert load_spec(spec).factors[0].params["b"].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_edited_checkpoints_and_foreign_files_are_refused_in_one_line(tmp_path, capsys):
+    import json
+
+    from pgboltz.io import save_npz_atomic
+
+    assert main(["train", "rbm-digits", "--data", "digits", "--epochs", "1", "--no-progress", "--eval-every", "0",
+                 "--out", str(tmp_path / "ok.npz")]) == 0
+    capsys.readouterr()
+    with np.load(tmp_path / "ok.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    cases = {
+        "list.npz": ([1, 2], "not a JSON object"),
+        "epoch.npz": (dict(meta, epoch=7), "says epoch 7 but holds 1 epochs of history"),
+        "config.npz": ({k: v for k, v in meta.items() if k != "config"}, "'config' is missing"),
+        "negative.npz": (dict(meta, epoch=-1), "'epoch' is missing or not a valid int"),
+    }
+    for name, (m, says) in cases.items():
+        save_npz_atomic(tmp_path / name, arrays)
+        with np.load(tmp_path / name) as z:
+            raw = {k: z[k] for k in z.files}
+        raw["meta"] = np.array(json.dumps(m))
+        np.savez(tmp_path / name, **raw)
+        assert main(["evaluate", str(tmp_path / name), "--data", "digits", "--no-progress"]) == 2
+        _one_error_line(capsys, says)
+    toml = tmp_path / "g.toml"
+    toml.write_text('name = "x"\n')
+    assert main(["evaluate", str(toml), "--data", "digits"]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable .npz checkpoint" in err and "pickle" not in err
+
+
+MEMORY_CASES = r"""
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+from pgboltz.cli import main
+d = sys.argv[1]
+codes = [main(["sample", "rbm-784x500", "--chains", "200000", "--out", d + "/a.npz", "--no-progress"]),
+         main(["sample", "rbm-small", "--chains", "1000", "--sweeps", "10000000", "--thin", "1",
+               "--out", d + "/b.npz", "--no-progress"]),
+         main(["info", d + "/huge.toml"])]
+print(codes)
+"""
+
+
+def test_memory_hungry_requests_are_refused_under_a_memory_limit(tmp_path):
+    (tmp_path / "huge.toml").write_text('[[groups]]\nname = "v"\nshape = [100000, 100000]\n[[groups]]\nname = "h"\n'
+                                        'shape = [100]\n[[factors]]\nkind = "dense"\ngroups = ["v", "h"]\n'
+                                        'init = { dist = "normal", std = 0.1 }\n')
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    res = subprocess.run([sys.executable, "-c", MEMORY_CASES, str(tmp_path)], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "[2, 2, 2]", (res.stdout, res.stderr[-2000:])
+    assert "Traceback" not in res.stderr and "MemoryError" not in res.stderr
