@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
+from pathlib import Path
 import time
 
 import numpy as np
@@ -309,6 +311,8 @@ def cmd_train(args):
     if args.resume and args.overwrite:
         raise DataError("--resume continues a checkpoint and --overwrite replaces it: choose one")
     args.out = str(resolve(args.out) if args.resume else check_writable(args.out))
+    if args.resume and Path(args.out).exists() and not os.access(args.out, os.W_OK):
+        raise DataError(f"{args.out}: not writable, so the resumed run could not save; fix its permissions")
     data = load_data(args.data)
     if args.resume:
         from .checkpoint import load_model
@@ -322,8 +326,6 @@ def cmd_train(args):
         print(f"resumed {args.out} at epoch {trainer.epoch}; settings from the checkpoint: {c.method}, k={c.k}, "
               f"batch {c.batch_size}, lr {c.optim.lr} ({c.optim.schedule}), {c.backend} {c.dtype}, seed {c.seed}")
     else:
-        from pathlib import Path
-
         if Path(args.out).exists() and not args.overwrite:
             raise DataError(f"{args.out} exists; pass --overwrite to replace it, or --resume to continue it")
         for k, v in TRAIN_DEFAULTS.items():

@@ -394,3 +394,30 @@ def test_memory_hungry_requests_are_refused_under_a_memory_limit(tmp_path):
                          timeout=300)
     assert res.returncode == 0 and res.stdout.strip() == "[2, 2, 2]", (res.stdout, res.stderr[-2000:])
     assert "Traceback" not in res.stderr and "MemoryError" not in res.stderr
+
+
+def test_odd_spec_messages(tmp_path):
+    import re
+
+    from pgboltz import SpecError
+    from pgboltz.graph.spec import load_spec
+
+    np.savez(tmp_path / "p.npz", J=np.zeros((3, 3)))
+    for content, says in [(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "not a text file"),
+                          (b"a = " + b"[" * 5000 + b"]" * 5000, "nested too deeply|not valid TOML"),
+                          (b'[[groups]]\nname = "s"\nshape = [3, 3]\n[[factors]]\nkind = "lattice"\ngroup = "s"\n'
+                           b'file = "p.npz"\nkey = "J"\n', "several parameters; name each array with keys")]:
+        p = tmp_path / "odd.toml"
+        p.write_bytes(content)
+        with pytest.raises(SpecError) as exc:
+            load_spec(p)
+        assert re.search(says, str(exc.value)), str(exc.value)
+    with pytest.raises(SpecError, match="not a file"):
+        load_spec(tmp_path)
+
+
+def test_a_directory_or_garbage_given_as_a_spec_ends_in_one_line(tmp_path, capsys):
+    (tmp_path / "g.toml").write_bytes(bytes(range(256)))
+    for arg in (str(tmp_path), str(tmp_path / "g.toml")):
+        assert main(["info", arg]) == 2
+        _one_error_line(capsys, arg)

@@ -145,6 +145,9 @@ class _ParamSource:
             key = keys[param]
         elif single and "key" in t:
             key = t["key"]
+        elif "key" in t:
+            raise ctx.error(f"{where}.key", f"this kind has several parameters; name each array with "
+                                            f"keys = {{ {param} = \"...\", ... }} instead of one key")
         else:
             raise ctx.error(where, f"with `file`, name the array: key = \"...\" (or keys = {{ {param} = \"...\" }})")
         return self._npz.get(key, param, shape, f"{where}.key")
