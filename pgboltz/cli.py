@@ -285,7 +285,8 @@ def _resume_settings(args, graph, meta, given):
             for key in path:
                 saved = saved.get(key) if isinstance(saved, dict) else None
             if getattr(args, opt) != saved:
-                clashes.append(f"--{opt.replace('_', '-')} {getattr(args, opt)} (checkpoint: {saved})")
+                flag = "-k" if opt == "k" else f"--{opt.replace('_', '-')}"
+                clashes.append(f"{flag} {getattr(args, opt)} (checkpoint: {saved})")
     if clashes:
         raise DataError(f"{out}: a resumed run keeps its checkpoint's settings; these contradict it: "
                         f"{'; '.join(clashes)}. Drop them, or start a new run with --overwrite")

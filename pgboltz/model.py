@@ -258,7 +258,7 @@ class CompiledModel:
             for name, v in f.params.items():
                 if v.size and float(np.abs(v).max()) > big:
                     raise GraphError(f"{f.label}: parameter {name!r} reaches {float(np.abs(v).max()):.3g}, beyond "
-                                     f"{self.backend.dtype.name}'s range ({big:.3g}); use dtype float64 or rescale it")
+                                     f"{self.backend.dtype.name}'s range ({big:.3g}); use float64 (--dtype float64) or rescale it")
 
     # -- compilation -------------------------------------------------------------
     def _compile_updates(self):
