@@ -224,13 +224,15 @@ def cmd_verify(args):
 
 
 def cmd_sample(args):
-    from .io import check_writable, save_npz_atomic
+    from .io import check_output, check_writable, save_npz_atomic
     from .model import check_memory
     from .pictures import samples_png
     from .sampling import GibbsSampler
 
     graph = load(args.graph, args.allow_outside_paths)
     check_writable(args.out)
+    if args.png:
+        check_output(args.png)
     recorded = args.sweeps // args.thin if args.thin > 0 else 1
     per_state = sum(g.size * np.dtype(g.units.storage_dtype).itemsize for g in graph.groups.values())
     check_memory(2 * recorded * args.chains * per_state, f"recording {recorded} states of {args.chains} chains")
@@ -284,6 +286,8 @@ def _resume_settings(args, graph, meta, given):
             saved = meta["config"]
             for key in path:
                 saved = saved.get(key) if isinstance(saved, dict) else None
+            if opt == "chains" and saved is None:  # unset means one chain per example of a batch
+                saved = meta["config"].get("batch_size")
             if getattr(args, opt) != saved:
                 flag = "-k" if opt == "k" else f"--{opt.replace('_', '-')}"
                 clashes.append(f"{flag} {getattr(args, opt)} (checkpoint: {saved})")
@@ -304,7 +308,7 @@ def cmd_train(args):
     from .checkpoint import resolve
     from .data import load as load_data
     from .errors import DataError
-    from .io import check_writable
+    from .io import check_output, check_writable
     from .learning import OptimConfig, TrainConfig, Trainer
     from .pictures import filters_png, samples_png
 
@@ -312,6 +316,9 @@ def cmd_train(args):
     if args.resume and args.overwrite:
         raise DataError("--resume continues a checkpoint and --overwrite replaces it: choose one")
     args.out = str(resolve(args.out) if args.resume else check_writable(args.out))
+    if args.png:
+        for suffix in ("-samples.png", "-filters.png"):
+            check_output(args.png + suffix)
     if args.resume and Path(args.out).exists() and not os.access(args.out, os.W_OK):
         raise DataError(f"{args.out}: not writable, so the resumed run could not save; fix its permissions")
     data = load_data(args.data)
@@ -413,6 +420,9 @@ def main(argv=None):
     except BrokenPipeError:  # output piped into `head` and closed early: not an error
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a file system refusal after the up-front checks (disk full, vanished folder, ...)
+        print(f"pgboltz: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

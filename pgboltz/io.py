@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import struct
 import tempfile
 import zlib
@@ -15,40 +17,70 @@ import numpy as np
 def npz_path(path) -> Path:
     """The file an archive named ``path`` is written to: ``.npz`` is appended when missing."""
     path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
-    return path
+    return path if path.name.endswith(".npz") else path.with_name(path.name + ".npz")
 
 
 def check_writable(path) -> Path:
     """The archive path for ``path``, after checking (before any work) that it can be written there."""
     from .errors import DataError
 
-    target = npz_path(path)
-    if Path(path).is_dir() or str(path).endswith(os.sep):
-        raise DataError(f"{path}: is a folder; give a file name for the output, e.g. {Path(path) / 'out.npz'}")
-    parent = target.parent
+    return check_output(npz_path(path), original=path)
+
+
+def check_output(target, original=None) -> Path:
+    """Check, before any work, that a file can be written at ``target``: its folder can be made and
+    written in (probed with a real file, since permission bits say nothing to root), and the target,
+    if it exists, is a regular file."""
+    from .errors import DataError
+
+    target, original = Path(target), Path(original or target)
+    if original.is_dir() or str(original).endswith(os.sep) or target.is_dir():
+        raise DataError(f"{original}: is a folder; give a file name for the output, e.g. {original / 'out'}")
+    for p in (original, target):
+        if p.exists() and not p.is_file():
+            raise DataError(f"{p}: not a regular file; give a file name for the output")
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".pgboltz-probe.", dir=target.parent)
+        os.close(fd)
+        os.unlink(probe)
     except OSError as exc:
-        raise DataError(f"{target}: cannot create its folder ({exc.strerror}); choose another --out") from None
-    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise DataError(f"{target}: not writable; choose another --out")
+        raise DataError(f"{target}: cannot write there ({exc.strerror or exc}); choose another output") from None
     return target
 
 
+def _host_tag() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+
+
 def _remove_stale_temporaries(path: Path) -> None:
-    """Temporary files left by writers that were killed (their process no longer exists)."""
+    """Temporary files of *this* target left by writers that were killed: written on this host (by
+    name) by a process that no longer exists. Files of other targets, hosts or live writers stay."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.{re.escape(_host_tag())}\.(\d+)\.[^.]+\.tmp$")
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-        parts = tmp.name[len(path.name) + 2:].split(".")
-        if not parts or not parts[0].isdigit():
+        m = pattern.match(tmp.name)
+        if m is None:
             continue
         try:
-            os.kill(int(parts[0]), 0)
+            os.kill(int(m.group(1)), 0)
         except ProcessLookupError:
             tmp.unlink(missing_ok=True)
         except OSError:  # the process exists but is not ours, or anything else: leave the file
             pass
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows (thread-safe)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0)  # pragma: no cover - systems without /proc
+    os.umask(mask)
+    return mask
 
 
 def save_npz_atomic(path, arrays: dict, meta: dict | None = None) -> Path:
@@ -65,13 +97,8 @@ def save_npz_atomic(path, arrays: dict, meta: dict | None = None) -> Path:
     payload = dict(arrays)
     if meta is not None:
         payload["meta"] = np.array(json.dumps(meta, sort_keys=True))
-    if path.exists():
-        mode = path.stat().st_mode & 0o7777
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_host_tag()}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez_compressed(fh, **payload)

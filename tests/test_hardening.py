@@ -107,7 +107,7 @@ def test_outputs_are_checked_before_any_work(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert main(["sample", "rbm-small", "--out", str(blocker / "sub" / "x.npz")]) == 2
-    _one_error_line(capsys, "cannot create its folder")
+    _one_error_line(capsys, "cannot write there")
     (tmp_path / "adir").mkdir()
     assert main(["sample", "rbm-small", "--out", str(tmp_path / "adir") + "/"]) == 2
     _one_error_line(capsys, "is a folder")
@@ -223,18 +223,23 @@ def test_verify_copes_with_untouched_groups_and_huge_graphs(tmp_path, capsys):
 def test_writes_follow_the_umask_and_clean_up_after_killed_writers(tmp_path):
     from pgboltz.io import save_npz_atomic
 
+    from pgboltz.io import _host_tag
+
     path = tmp_path / "a.npz"
-    dead = tmp_path / ".a.npz.999999999.xyz.tmp"  # no such process
-    alive = tmp_path / f".a.npz.{os.getpid()}.xyz.tmp"  # a writer still running (this process)
-    dead.write_bytes(b"half")
-    alive.write_bytes(b"half")
+    host = _host_tag()
+    dead = tmp_path / f".a.npz.{host}.999999999.xyz.tmp"  # no such process
+    alive = tmp_path / f".a.npz.{host}.{os.getpid()}.xyz.tmp"  # a writer still running (this process)
+    other_target = tmp_path / f".a.npz.2024.npz.{host}.999999999.xyz.tmp"  # another output's file
+    other_host = tmp_path / ".a.npz.elsewhere.999999999.xyz.tmp"  # a writer on another host
+    for f in (dead, alive, other_target, other_host):
+        f.write_bytes(b"half")
     old = os.umask(0o022)
     try:
         save_npz_atomic(path, {"x": np.zeros(2)})
     finally:
         os.umask(old)
     assert (path.stat().st_mode & 0o777) == 0o644
-    assert not dead.exists() and alive.exists()
+    assert not dead.exists() and alive.exists() and other_target.exists() and other_host.exists()
     path.chmod(0o600)
     save_npz_atomic(path, {"x": np.ones(2)})
     assert (path.stat().st_mode & 0o777) == 0o600  # an existing file keeps its mode
@@ -421,3 +426,34 @@ def test_a_directory_or_garbage_given_as_a_spec_ends_in_one_line(tmp_path, capsy
     for arg in (str(tmp_path), str(tmp_path / "g.toml")):
         assert main(["info", arg]) == 2
         _one_error_line(capsys, arg)
+
+
+def test_review_cases_png_devices_symlinks_and_effective_resume_settings(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pngdir").mkdir()
+    (tmp_path / "afile").write_text("x")
+    for png in ("pngdir", "afile/x.png"):
+        assert main(["sample", "rbm-small", "--out", "o.npz", "--png", png, "--no-progress"]) == 2
+        _one_error_line(capsys, png)
+    assert not (tmp_path / "o.npz").exists()  # refused before any work
+    assert main(["sample", "rbm-small", "--out", "/dev/null", "--no-progress"]) == 2
+    _one_error_line(capsys, "not a regular file")
+    from pgboltz.io import npz_path
+
+    assert npz_path("x/.npz").name == ".npz" and npz_path("run").name == "run.npz"
+    # a symlinked data file inside the spec folder is fine
+    from pgboltz.graph.spec import load_spec
+
+    elsewhere = tmp_path / "shared"
+    elsewhere.mkdir()
+    np.savez(elsewhere / "w.npz", b=np.ones(3))
+    folder = tmp_path / "graphs"
+    folder.mkdir()
+    (folder / "w.npz").symlink_to(elsewhere / "w.npz")
+    (folder / "g.toml").write_text('[[groups]]\nname = "v"\nshape = [3]\n[[factors]]\nkind = "bias"\ngroup = "v"\n'
+                                   'file = "w.npz"\nkey = "b"\n')
+    assert load_spec(folder / "g.toml").factors[0].params["b"].tolist() == [1.0, 1.0, 1.0]
+    # --chains equal to the effective default (the batch size) is no contradiction on resume
+    common = ["train", "rbm-digits", "--data", "digits", "--no-progress", "--eval-every", "0", "--out", "ck"]
+    assert main(common + ["--epochs", "1"]) == 0
+    assert main(common + ["--epochs", "2", "--resume", "--chains", "100"]) == 0

@@ -18,6 +18,7 @@ Every error names the file and the field (``graphs/x.toml: factors[2].groups: ..
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -222,8 +223,8 @@ class FactorSpec:
 def _data_file(ctx, where, name, base_dir) -> Path:
     """A data file named in a spec: relative to the spec's folder, inside it (unless the user allowed
     otherwise), and a regular file."""
-    base = Path(base_dir).resolve()
-    path = (base / name).resolve()
+    base = Path(os.path.normpath(Path(base_dir).absolute()))
+    path = Path(os.path.normpath(base / name))  # lexical: a symlink inside the folder is allowed
     if not ctx.allow_outside and base != path.parent and base not in path.parents:
         raise ctx.error(where, f"{name!r} lies outside the spec's folder {str(base)!r}; data files are resolved "
                                "relative to the spec and must stay inside it (the command line's "
