@@ -1,7 +1,8 @@
 """The zoo: each model is a constructor of a factor graph (plus, later, a training recipe)."""
 
 from .bm import boltzmann_machine
+from .deep import dbm, dbn, dbn_from_rbms
 from .ising import ising
 from .rbm import rbm
 
-__all__ = ["rbm", "boltzmann_machine", "ising"]
+__all__ = ["rbm", "boltzmann_machine", "ising", "dbn", "dbm", "dbn_from_rbms"]

@@ -1,0 +1,51 @@
+"""Deep-model constructors (DBN, DBM): graphs only, checked with the core's exact tools."""
+
+import numpy as np
+import pytest
+
+from pgboltz import GibbsSampler, GraphError
+from pgboltz.conditionals import conditional_prob
+from pgboltz.models import dbm, dbn, dbn_from_rbms, rbm
+from pgboltz.verify import verify
+
+
+def _blocks(g):
+    return [b.describe(g) for b in GibbsSampler(g, chains=1).blocks]
+
+
+def test_dbm_constructor_colours_into_odd_and_even_layers_and_samples_exactly():
+    g = dbm([6, 5, 4], seed=1, scale=0.5)
+    assert _blocks(g) == ["h1", "v + h2"]
+    assert _blocks(dbm([3, 3, 3, 3])) == ["h1 + h3", "v + h2"]
+    for f in g.factors:  # the constructor's zero biases: give them values so the check has teeth
+        if "b" in f.params:
+            f.params["b"][...] = np.random.default_rng(2).normal(0, 0.5, f.params["b"].shape)
+    report = verify(g, chains=3000, sweeps=300, burn_in=100, seed=1)
+    assert report.passed, report.table()
+
+
+def test_dbn_constructor_samples_the_top_rbm_then_ancestrally():
+    g = dbn([5, 4, 3, 2], seed=1, scale=0.8)
+    assert _blocks(g)[-2:] == ["h1", "v"] and set(_blocks(g)[:2]) == {"h2", "h3"}
+    report = verify(g, chains=3000, sweeps=300, burn_in=100, seed=2)
+    assert report.passed, report.table()
+
+
+def test_stacked_rbms_become_the_dbn_of_greedy_training(rng):
+    """Seed eq. 22: RBM 1's weights give P(v | h1), the last RBM stays the undirected top."""
+    r1 = rbm(6, 4, W=rng.normal(size=(6, 4)), b=rng.normal(size=6), c=rng.normal(size=4))
+    r2 = rbm(4, 3, W=rng.normal(size=(4, 3)), b=rng.normal(size=4), c=rng.normal(size=3))
+    g = dbn_from_rbms([r1, r2])
+    h1 = (rng.random((5, 4)) < 0.5) * 1.0
+    h2 = (rng.random((5, 3)) < 0.5) * 1.0
+    v = (rng.random((5, 6)) < 0.5) * 1.0
+    # P(v | h1) of the DBN is RBM 1's
+    p_dbn = conditional_prob(g, {"v": v, "h1": h1, "h2": h2}, "v")
+    assert np.allclose(p_dbn, conditional_prob(r1, {"v": v, "h": h1}, "v"), atol=1e-14)
+    # the top energy is RBM 2's (the directed table adds -log P(v | h1))
+    top = g.energy({"v": v, "h1": h1, "h2": h2}) + np.log(np.where(v == 1, p_dbn, 1 - p_dbn)).sum(axis=1)
+    assert np.allclose(top, r2.energy({"v": h1, "h": h2}), atol=1e-12)
+    with pytest.raises(GraphError, match="stacked RBMs must match"):
+        dbn_from_rbms([r1, rbm(5, 3)])
+    with pytest.raises(GraphError, match="at least 2 positive integers"):
+        dbn([5])
