@@ -12,3 +12,11 @@ def test_gibbs_rbm_benchmark_runs():
     results = mod.main(["--quick"])
     assert "bare-GEMM bound (2 matmuls)" in results and "pgboltz NumPy (default, 4 streams)" in results
     assert all(t > 0 for t in results.values())
+
+
+def test_dbn_classify_benchmark_runs():
+    spec = importlib.util.spec_from_file_location("dbn_classify", REPO / "benchmarks" / "dbn_classify.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    results = mod.main(["--quick"])
+    assert set(results["digits"]) == {"DBN init", "random init"}

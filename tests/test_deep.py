@@ -75,3 +75,37 @@ def test_greedy_training_on_digits_builds_a_dbn_that_generates_digit_like_images
     iu = np.triu_indices(64, 1)
     corr = np.corrcoef(np.cov(v.T)[iu], np.cov(x.T)[iu])[0, 1]
     assert corr > 0.6, corr
+
+
+def test_mlp_backpropagation_equals_finite_differences():
+    from pgboltz.learning import MLP
+
+    r = np.random.default_rng(0)
+    net = MLP.random([5, 4, 3], n_classes=3, seed=1)
+    x, y = r.random((7, 5)), r.integers(0, 3, 7)
+    grads, eps = net.gradients(x, y), 1e-6
+    for (W, c), (gW, gc) in zip(net.weights, grads):
+        for arr, g in ((W, gW), (c, gc)):
+            for idx in list(np.ndindex(arr.shape))[:6]:
+                old = arr[idx]
+                arr[idx] = old + eps
+                up = net.loss(x, y)
+                arr[idx] = old - eps
+                down = net.loss(x, y)
+                arr[idx] = old
+                assert abs((up - down) / (2 * eps) - g[idx]) < 1e-8
+
+
+def test_dbn_initialised_mlp_classifies_digits():
+    from pgboltz import data
+    from pgboltz.learning import MLP, OptimConfig, TrainConfig, train_dbn_greedy
+
+    d = data.digits()
+    x, xt = d.train.reshape(len(d.train), -1), d.test.reshape(len(d.test), -1)
+    cfg = TrainConfig(method="pcd", epochs=10, batch_size=20, seed=3, optim=OptimConfig(lr=0.05, schedule="linear"))
+    _, rbms, _ = train_dbn_greedy(x, [64, 64, 32], cfg)
+    net = MLP.from_rbms(rbms, 10, seed=0)
+    assert np.allclose(net.forward(x[:3])[1], conditional_prob(rbms[0], {"v": x[:3], "h": np.zeros((3, 64))}, "h"))
+    before = net.error(xt, d.test_labels)
+    net.fit(x, d.train_labels, epochs=30, seed=0)
+    assert before > 0.5 and net.error(xt, d.test_labels) < 0.12  # 10 classes: chance is 0.9

@@ -1,5 +1,6 @@
 """Learning: gradients from factor statistics, CD-k / PCD / PT trainers, optimiser on the backend."""
 
+from .finetune import MLP
 from .greedy import train_dbn_greedy
 from .optim import SGD, OptimConfig
 from .statistics import conditional_means, exact_gradient, hidden_groups
@@ -7,4 +8,4 @@ from .tempering import Tempering, swap_log_ratio
 from .trainer import TrainConfig, Trainer, TrainingDiverged
 
 __all__ = ["Trainer", "TrainConfig", "TrainingDiverged", "OptimConfig", "SGD", "exact_gradient", "conditional_means",
-           "hidden_groups", "Tempering", "swap_log_ratio", "train_dbn_greedy"]
+           "hidden_groups", "Tempering", "swap_log_ratio", "train_dbn_greedy", "MLP"]
