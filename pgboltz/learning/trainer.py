@@ -38,6 +38,9 @@ from .statistics import can_average_hidden, conditional_means, hidden_groups, un
 from .tempering import Tempering, geometric_betas
 
 METHODS = ("cd", "pcd", "pt")
+#: positive phases: exact conditional means when the hidden groups are independent given the data, else
+#: clamped Gibbs sampling ("auto"); or mean-field fixed points (a DBM, Salakhutdinov & Hinton 2009)
+POSITIVE = ("auto", "mean_field")
 
 
 class TrainingDiverged(PgboltzError, RuntimeError):
@@ -54,6 +57,9 @@ class TrainConfig:
     temperatures: int = 8  # pt only
     beta_min: float = 0.3  # pt only: lowest inverse temperature (geometric spacing)
     positive_sweeps: int = 10  # clamped sweeps, when hidden units cannot be averaged exactly
+    positive: str = "auto"  # "auto" or "mean_field"
+    mean_field_iterations: int = 30  # positive = "mean_field": fixed-point iterations per batch (at most)
+    mean_field_damping: float = 0.0
     seed: int = 0
     backend: str = "numpy"
     dtype: str = "float32"
@@ -64,6 +70,8 @@ class TrainConfig:
             self.optim = OptimConfig(**self.optim)
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.positive not in POSITIVE:
+            raise ValueError(f"positive must be one of {', '.join(POSITIVE)}, got {self.positive!r}")
         for name in ("k", "epochs", "batch_size", "temperatures", "positive_sweeps"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
@@ -88,7 +96,7 @@ class Trainer:
         if self.n < c.batch_size:
             raise DataError(f"{self.n} training examples, fewer than one batch of {c.batch_size}")
         self.hidden = hidden_groups(graph)
-        self.average_hidden = can_average_hidden(graph)
+        self.average_hidden = can_average_hidden(graph) and c.positive == "auto"
         self.epoch = 0
         self.history: list[dict] = []
         chains = c.chains or c.batch_size
@@ -123,11 +131,19 @@ class Trainer:
         xp = self.be.xp
         batch = self._device(batch)
         n = next(iter(batch.values())).shape[0]
+        c = self.config
         if self.average_hidden:
             states = conditional_means(self.model, batch, self.hidden)
+        elif c.positive == "mean_field":  # q(h) = prod of independent units, from 1/2 each batch
+            pos = self.pos.model
+            pos.load_states(batch)
+            for g in self.hidden:  # the unit type's mean at zero field: 1/2 for Bernoulli, 0 for spins
+                pos.states[g][...] = float(self.graph.group(g).units.mean(np, np.zeros(1))[0])
+            pos.mean_field(c.mean_field_iterations, c.mean_field_damping, tol=1e-6)
+            states = pos.states  # multilinear factors: E_q[s(h)] = s(E_q[h])
         else:
             self.pos.model.load_states(batch)
-            self.pos.sweep(self.config.positive_sweeps)
+            self.pos.sweep(c.positive_sweeps)
             states = self.pos.model.states
         return self.model.statistics(states, uniform_weights(xp, n)), states
 
