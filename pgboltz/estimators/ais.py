@@ -26,13 +26,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from itertools import combinations
-
 import numpy as np
 
 from ..errors import DataError, GraphError
 from ..factors import Bias, Quadratic
-from ..model import independent_groups
 
 
 @dataclass
@@ -62,17 +59,12 @@ def default_betas(n: int = 14500) -> np.ndarray:
 
 
 def summed_groups(graph) -> list:
-    """The largest (by units) set of non-visible groups of finite support that are independent given the rest."""
-    joint = {g for _, js in graph.joint_sets() for g in js}
-    cand = [g for g in graph.groups if graph.group(g).role == "hidden" and g not in joint
-            and graph.group(g).units.support is not None]
-    best, best_n = [], 0
-    for r in range(len(cand), 0, -1):
-        for combo in combinations(cand, r):
-            n = graph.n_units(combo)
-            if n > best_n and independent_groups(graph, combo):
-                best, best_n = list(combo), n
-    return best
+    """The largest (by units) set of hidden groups of finite support that are independent given the rest
+    (the enumerator's choice, among the groups an AIS base model leaves uniform)."""
+    from ..exact.enumerate import choose_summed_groups
+
+    return choose_summed_groups(graph, [g for g, grp in graph.groups.items()
+                                        if grp.role == "hidden" and grp.units.support is not None])
 
 
 def base_rate_biases(graph, data: dict, smoothing: float = 1.0) -> dict:

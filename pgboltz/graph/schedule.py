@@ -107,11 +107,6 @@ def ancestral_order(graph, children: dict) -> list:
     return order
 
 
-def joint_sets(graph) -> list:
-    """[(factor, groups)] for every set of groups some factor requires to be drawn together."""
-    return [(f, tuple(js)) for f in graph.factors for js in f.joint_groups()]
-
-
 def check_directed(graph, free) -> None:
     """A directed child's conditional must come from its table alone, with its parents known."""
     children = directed_children(graph)
@@ -170,7 +165,7 @@ def _blocks_from_colours(graph, colour_of: dict, free) -> list[Block]:
 def check_joint_clamping(graph, free) -> None:
     """A joint set is free or clamped as a whole (a half-clamped one would lose its constraint)."""
     fs = set(free)
-    for f, js in joint_sets(graph):
+    for f, js in graph.joint_sets():
         inside = [g for g in js if g in fs]
         if inside and len(inside) != len(js):
             raise ScheduleError(f"the {f.label} draws {', '.join(js)} jointly: clamp all of them or none")
@@ -180,7 +175,7 @@ def _joint_nodes(graph, free) -> dict:
     """group -> ('J', groups) for free groups in a joint set (the contracted node)."""
     check_joint_clamping(graph, free)
     fs, out = set(free), {}
-    for f, js in joint_sets(graph):
+    for f, js in graph.joint_sets():
         inside = [g for g in js if g in fs]
         node = ("J", tuple(sorted(inside, key=list(graph.groups).index)))
         for g in inside:
@@ -337,7 +332,7 @@ def check_blocks(graph, blocks, free=None) -> None:
         if np.any(o < 0):
             unit = graph.group(g).unit_name(int(np.flatnonzero(o < 0)[0]))
             raise ScheduleError(f"unit {unit} is in no block; blocks must cover every free unit")
-    for f, js in joint_sets(graph):
+    for f, js in graph.joint_sets():
         where = {int(b) for g in js if g in owner for b in np.unique(owner[g])}
         if len(where) > 1:
             raise ScheduleError(f"the {f.label} draws {', '.join(js)} jointly, but blocks {sorted(where)} split "
