@@ -85,6 +85,13 @@ class UnitType:
         """Draw x ~ P(x | field) into ``out`` from ``noise`` (see :attr:`noise`); may overwrite the field."""
         raise NotImplementedError
 
+    def entropy(self, xp, mean):
+        """Entropy of a unit of this type with mean ``mean`` (two-state units only: their mean fixes them)."""
+        raise ValueError(f"{self.name} units are not fixed by their mean; a factorised bound needs two-state units")
+
+    def field_of_mean(self, xp, mean):
+        raise ValueError(f"{self.name} units are not fixed by their mean; a factorised bound needs two-state units")
+
     def log_prob_states(self, xp, field, beta=1.0):
         """log P(x = s | field) for every state s of the finite support: shape ``(..., len(support))``."""
         if self.support is None:
@@ -199,6 +206,18 @@ class _Binary(UnitType):
 
     def init_states(self, rng, shape):
         return np.where(rng.random(shape) < 0.5, self.hi, self.lo)
+
+    def field_of_mean(self, xp, mean):
+        """The natural parameter whose mean is ``mean`` (a factorised q's units, given by their means)."""
+        p = xp.clip((mean - self.lo) / self.gap, 1e-12, 1 - 1e-12)
+        return {"linear": (xp.log(p) - xp.log1p(-p)) / self.gap}
+
+    def entropy(self, xp, mean):
+        """Entropy of one unit with mean ``mean``, in nats (elementwise)."""
+        p = xp.clip((mean - self.lo) / self.gap, 0.0, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = -(xp.where(p > 0, p * xp.log(p), 0.0) + xp.where(p < 1, (1 - p) * xp.log1p(-p), 0.0))
+        return h
 
     def from_unit_interval(self, x):
         return self.lo + self.gap * np.asarray(x, dtype=np.float64)

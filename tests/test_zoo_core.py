@@ -13,7 +13,7 @@ families of m compared quantities use the Bonferroni limit of :func:`family_z_li
 import numpy as np
 import pytest
 
-from pgboltz import GibbsSampler, GraphError
+from pgboltz import GibbsSampler, GraphError, TooLargeError
 from pgboltz.conditionals import field
 from pgboltz.exact import PgmpyOracle, exact
 from pgboltz.graph.unit_level import factor_nodes, unit_factor_graph
@@ -277,7 +277,12 @@ def test_free_energy_and_ais_sum_out_the_odd_layer_of_a_dbm():
                                               "h2": np.repeat(h2[k:k + 1], 32, 0)})) for k in range(5)]
     assert np.allclose(F, brute, atol=1e-12)
     with pytest.raises(GraphError, match="must be independent"):
-        free_energy(g, {"v": v})
+        free_energy(g, {"v": v}, enumerate_rest=False)
+    # given v alone, h1 and h2 are coupled: h1 is summed analytically and h2 enumerated
+    exact_f = [-exact(g, clamp={"v": v[k]}, second_moments=False).log_z for k in range(5)]
+    assert np.allclose(free_energy(g, {"v": v}), exact_f, atol=1e-12)
+    with pytest.raises(TooLargeError, match="limit is 2\\^3. Use a variational bound"):
+        free_energy(g, {"v": v}, max_units=3)
     assert summed_groups(g) == ["h1"]
     lz = exact(g, second_moments=False).log_z
     data = (r.random((200, 6)) < 0.4).astype(float)

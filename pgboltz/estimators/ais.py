@@ -243,7 +243,7 @@ def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="
         log_z, lo, hi = _interval(log_w, path.log_z0)
         direction = "forward"
     else:
-        path.sampler.set_states(reverse_from)
+        path.sampler.set_states({g: x for g, x in reverse_from.items() if g in path.graph.groups})
         for b, b_prev in zip(betas[::-1][:-1], betas[::-1][1:]):  # b > b_prev
             pieces = path.pieces()
             log_w += path.log_f(b_prev, pieces) - path.log_f(b, pieces)

@@ -2,7 +2,11 @@
 
     log p(v) = -F(v) - log Z
 
-The free energy F is exact (hidden groups summed out). log Z is exact by
+The free energy F is exact: hidden groups summed out analytically, and for deep models
+(DBN, DBM) the hidden layers that cannot be summed given v enumerated. When that is too
+large, -F(v) is replaced by a variational lower bound per example (:mod:`.bound`: the
+mean-field bound of Salakhutdinov & Hinton for a DBM, the up-pass bound of Salakhutdinov &
+Murray for a DBN), with an importance-sampled estimate beside it. log Z is exact by
 enumeration when at most 22 units remain after summing one side out (a 784x20
 RBM qualifies), otherwise estimated twice: forward AIS (a stochastic lower bound of
 log Z, so an *optimistic* log-likelihood) and reverse AIS from the end of long
@@ -33,8 +37,12 @@ class Evaluation:
     base_rate: float  # log-likelihood of the base-rate model (independent pixels)
     n: int
     details: str = ""
+    numerator: str = "exact"  # how log p~(v) was computed: "exact", or the name of a lower bound
+    importance: float | None = None  # importance-sampled estimate of the same average (bounds only)
 
     def __str__(self):
+        if self.numerator != "exact":
+            return self._bound_str()
         if self.method == "exact":
             s = f"exact log-likelihood {self.log_likelihood:.3f} nats/example (log Z = {self.log_z:.4f})"
         else:
@@ -43,6 +51,19 @@ class Evaluation:
             if self.conservative is not None:
                 v, lo, hi = self.conservative
                 s += f"\n  reverse AIS {v:.3f} [{lo:.3f}, {hi:.3f}] (conservative)"
+        return s + f"\n  base-rate model {self.base_rate:.3f} nats/example; {self.n} examples{self.details}"
+
+    def _bound_str(self):
+        lz = "exact log Z" if self.method == "exact" else "forward AIS log Z"
+        s = f"{self.numerator} on the log-likelihood {self.log_likelihood:.3f} nats/example ({lz} = {self.log_z:.4f}"
+        if self.method != "exact":
+            s += f", +-3 sigma [{self.interval[0]:.3f}, {self.interval[1]:.3f}]"
+        s += ")"
+        if self.importance is not None:
+            s += f"\n  importance-sampled estimate {self.importance:.3f} (a tighter lower bound in expectation)"
+        if self.conservative is not None:
+            v, lo, hi = self.conservative
+            s += f"\n  with reverse AIS log Z: {v:.3f} [{lo:.3f}, {hi:.3f}] (conservative)"
         return s + f"\n  base-rate model {self.base_rate:.3f} nats/example; {self.n} examples{self.details}"
 
 
@@ -61,21 +82,34 @@ def base_rate_log_likelihood(graph, base: dict, data: dict) -> float:
 
 def evaluate(graph, data: dict, train: dict, ais_runs: int = 100, n_betas: int = 14500, seed: int = 0,
              backend="numpy", dtype="float32", reverse: bool = True, reverse_sweeps: int = 1000,
-             progress: bool = False) -> Evaluation:
-    """Average log p(v) over ``data``; ``train`` fits the base-rate model (as in Salakhutdinov & Murray)."""
+             progress: bool = False, bound_samples: int = 100) -> Evaluation:
+    """Average log p(v) over ``data``; ``train`` fits the base-rate model (as in Salakhutdinov & Murray).
+
+    ``bound_samples``: importance samples per example when a deep model's -F(v) is replaced by a bound."""
     base = base_rate_biases(graph, train)
     base_ll = base_rate_log_likelihood(graph, base, data)
-    neg_f = float(np.mean(-free_energy(graph, data)))
     n = next(iter(data.values())).shape[0]
+    numerator, importance, extra = "exact", None, ""
+    try:
+        neg_f = float(np.mean(-free_energy(graph, data)))
+    except TooLargeError:
+        from .bound import deep_bound
+
+        b = deep_bound(graph, data, bound_samples, seed)
+        neg_f, numerator = float(np.mean(b.value)), b.method
+        if b.importance is not None:
+            importance = float(np.mean(b.importance))
+            extra = f"; {b.samples} importance samples per example"
     try:
         lz = exact_log_z(graph)
-        return Evaluation("exact", neg_f - lz, (neg_f - lz, neg_f - lz), None, lz, base_ll, n)
+        return Evaluation("exact", neg_f - lz, (neg_f - lz, neg_f - lz), None, lz, base_ll, n, extra, numerator,
+                          None if importance is None else importance - lz)
     except TooLargeError:
         pass
     betas = default_betas(n_betas)
     fwd = ais(graph, base, runs=ais_runs, betas=betas, seed=seed, backend=backend, dtype=dtype, progress=progress)
     conservative = None
-    details = f"; {ais_runs} AIS runs x {len(betas)} betas"
+    details = f"{extra}; {ais_runs} AIS runs x {len(betas)} betas"
     if reverse:
         from ..sampling import GibbsSampler
 
@@ -89,4 +123,4 @@ def evaluate(graph, data: dict, train: dict, ais_runs: int = 100, n_betas: int =
         conservative = (neg_f - rev.log_z, neg_f - rev.upper, neg_f - rev.lower)
         details += f"; reverse AIS from {reverse_sweeps} Gibbs sweeps started at data"
     return Evaluation("ais", neg_f - fwd.log_z, (neg_f - fwd.upper, neg_f - fwd.lower), conservative, fwd.log_z,
-                      base_ll, n, details)
+                      base_ll, n, details, numerator, None if importance is None else importance - fwd.log_z)

@@ -4,6 +4,7 @@
 |------------|-----------------------------------------------------|--------------------------------|---------------|
 | bias       | -b^T x                                              | linear                         | bias.py       |
 | dense      | -x_a^T W x_b  (or -1/2 x^T W x within a group)      | linear                         | dense.py      |
+| replicated | -sum_c x_a[c]^T W x_b  (copies of x_a share W)      | linear                         | replicated.py |
 | sparse     | -sum_e w_e x_a[i_e] x_b[j_e]                        | linear                         | sparse.py     |
 | lattice    | -sum J x[r,c] x[neighbour] on a 2-D grid            | linear                         | lattice.py    |
 | quadratic  | sum_i x_i^2 / (2 sigma_i^2)                         | precision (Gaussian units)     | quadratic.py  |
@@ -24,9 +25,10 @@ from .directed import Directed
 from .lattice import Lattice2D
 from .maxpool import MaxPool
 from .quadratic import Quadratic
+from .replicated import Replicated
 from .shift import Shift
 from .sparse import Sparse
 from .threeway import ThreeWay
 
 __all__ = ["Factor", "FieldTerm", "GemmTerm", "Coupling", "UnitTerms", "DeviceParams", "FACTOR_KINDS", "Bias", "Dense", "Sparse",
-           "Lattice2D", "Quadratic", "Shift", "ThreeWay", "Covariance", "MaxPool", "Directed"]
+           "Lattice2D", "Quadratic", "Replicated", "Shift", "ThreeWay", "Covariance", "MaxPool", "Directed"]

@@ -123,6 +123,9 @@ class Factor:
     kind = "factor"
     #: a conditional probability table P(child | parents) rather than an energy term
     directed = False
+    #: the energy is affine in each single unit (no x_i^2, no log-normaliser of a table), so under a
+    #: factorised q its expectation is the energy at q's means (the mean-field bound uses this)
+    multilinear = False
     #: extra fields this kind reads from a spec table (besides kind, name, groups/group and parameters)
     spec_keys: tuple = ()
 

@@ -25,6 +25,7 @@ class Bias(Factor):
     """Linear term on one group. ``b`` has the group's shape; linear_i += b_i."""
 
     kind = "bias"
+    multilinear = True
     spec_keys = ("group",)
 
     def __init__(self, group: str, b, name=None):

@@ -31,6 +31,7 @@ def _sym(a):
 
 class Dense(Factor):
     kind = "dense"
+    multilinear = True
     spec_keys = ("groups",)
 
     def __init__(self, group_a: str, group_b: str, W, name=None):

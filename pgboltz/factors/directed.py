@@ -9,6 +9,11 @@ schedule therefore samples the child after its parent (ancestral order), and the
 parent's own conditional comes from the undirected part of the model. Because the
 table is normalised, the joint ``exp(-E)`` of the whole graph still sums to the
 undirected part's partition function, so exact inference works unchanged.
+
+A DBN built from a stack of RBMs also keeps the RBMs' *recognition* biases ``c``
+(one per parent unit): the up-pass ``q(parent = 1 | child) = sigma(c + W child)`` of
+Hinton, Osindero & Teh (2006), which the variational bound on log p(v) uses
+(:func:`pgboltz.estimators.dbn_bound`). ``c`` is not part of the energy or the gradient.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ class Directed(Factor):
     directed = True
     spec_keys = ("groups",)
 
-    def __init__(self, parent: str, child: str, W, b, name=None):
-        super().__init__((parent, child), {"W": W, "b": b}, name)
+    def __init__(self, parent: str, child: str, W, b, c=None, name=None):
+        W = np.asarray(W, dtype=np.float64)
+        c = np.zeros(W.shape[0] if W.ndim == 2 else 0) if c is None else c
+        super().__init__((parent, child), {"W": W, "b": b, "c": c}, name)
 
     @property
     def parent(self):
@@ -56,7 +63,15 @@ class Directed(Factor):
         if b.size != self.sizes[self.child]:
             self._expect_shape("b", self.shapes[self.child])
         self.params["b"] = b.reshape(-1)
+        self._expect_shape("c", (self.sizes[self.parent],))
 
+    def n_parameters(self):
+        return int(self.params["W"].size + self.params["b"].size)  # c is the up-pass's, not the model's
+
+    def recognition(self, xp, child_states, params=None):
+        """The up-pass's natural parameters of the parent given the child: ``c + child @ W^T``."""
+        p = self.params if params is None else params
+        return {"linear": child_states @ p["W"].T + p["c"]}
     def _theta(self, states, params):
         return states[self.parent] @ params["W"] + params["b"]
 
@@ -97,7 +112,7 @@ class Directed(Factor):
         return terms
 
     def param_role(self, name):
-        return "bias" if name == "b" else "coupling"
+        return {"b": "bias", "W": "coupling"}.get(name, "recognition")  # c: no decay, no sparsity, no gradient
 
     def filters(self, group):
         return self.params["W"].T if group == self.child else None
@@ -106,4 +121,4 @@ class Directed(Factor):
     def from_spec(cls, spec):
         p, c = spec.groups(2)
         return cls(p, c, spec.param("W", (spec.size(p), spec.size(c)), single=False),
-                   spec.param("b", (spec.size(c),), single=False), name=spec.name)
+                   spec.param("b", (spec.size(c),), single=False), name=spec.name)  # c: zeros (no recognition)

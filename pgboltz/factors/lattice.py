@@ -87,6 +87,7 @@ class _LatticeTerm(FieldTerm):
 
 class Lattice2D(Factor):
     kind = "lattice"
+    multilinear = True
     spec_keys = ("group", "periodic")
 
     def __init__(self, group: str, J_right, J_down, periodic: bool = True, name=None):

@@ -35,6 +35,7 @@ class _CopyTerm(FieldTerm):
 
 class Shift(Factor):
     kind = "shift"
+    multilinear = True
     spec_keys = ("groups",)
 
     def __init__(self, source: str, target: str, name=None):

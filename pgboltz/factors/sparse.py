@@ -66,6 +66,7 @@ class _EllTerm(FieldTerm):
 
 class Sparse(Factor):
     kind = "sparse"
+    multilinear = True
     spec_keys = ("groups", "edges", "edges_file")
 
     def __init__(self, group_a: str, group_b: str, edges, w, name=None):

@@ -46,6 +46,7 @@ class _ThreeWayTerm(FieldTerm):
 
 class ThreeWay(Factor):
     kind = "threeway"
+    multilinear = True  # three different groups, each entering linearly
     spec_keys = ("groups", "factors")
 
     def __init__(self, group_a, group_b, group_c, U, V, Z, name=None):

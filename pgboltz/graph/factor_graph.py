@@ -66,6 +66,14 @@ class FactorGraph:
         except KeyError:
             raise GraphError(f"unknown group {name!r}; known groups: {', '.join(self.groups) or '(none)'}") from None
 
+    def factor(self, name: str) -> Factor:
+        """The factor called ``name``."""
+        for f in self.factors:
+            if f.name == name:
+                return f
+        known = ", ".join(repr(f.name) for f in self.factors if f.name) or "(none)"
+        raise GraphError(f"graph {self.name!r} has no factor called {name!r}; named factors: {known}")
+
     def factors_touching(self, group: str) -> list[Factor]:
         self.group(group)
         return [f for f in self.factors if group in f.groups]
@@ -137,15 +145,16 @@ class FactorGraph:
             out[g] = x.reshape(x.shape[0], grp.size)
         return out
 
-    def energy(self, states: dict, backend=None) -> np.ndarray:
+    def energy(self, states: dict, backend=None, expectations: bool = False) -> np.ndarray:
         """E(x) per chain for host states ``{group: (chains, *shape)}`` (float64, NumPy).
 
         Directed factors count as ``-log P(child | parents)``, so ``exp(-E)`` is the joint up to
-        the undirected part's partition function."""
+        the undirected part's partition function. ``expectations``: states may be means (in the
+        support's convex hull), as a mean-field bound evaluates them."""
         from ..backends import get_backend
 
         be = backend or get_backend("numpy", dtype="float64", streams=1)
-        flat = {g: be.asarray(x) for g, x in self.check_states(states).items()}
+        flat = {g: be.asarray(x) for g, x in self.check_states(states, expectations=expectations).items()}
         total = 0.0
         for f in self.factors:
             total = total + f.energy(be.xp, flat, f.device_params(be))

@@ -52,7 +52,7 @@ def dbn(sizes, seed: int = 0, scale: float = 0.01, name: str = "dbn") -> FactorG
     L = len(sizes) - 1
     names = _names(len(sizes))
     tops = [(rng.normal(0, scale, (sizes[L - 1], sizes[L])), np.zeros(sizes[L - 1]), np.zeros(sizes[L]))]
-    below = [(rng.normal(0, scale, (sizes[k + 1], sizes[k])), np.zeros(sizes[k])) for k in range(L - 1)]
+    below = [(rng.normal(0, scale, (sizes[k + 1], sizes[k])), np.zeros(sizes[k]), None) for k in range(L - 1)]
     return _assemble(name, names, sizes, tops[0], below)
 
 
@@ -77,7 +77,7 @@ def dbn_from_rbms(rbms, name: str = "dbn") -> FactorGraph:
             raise GraphError(f"RBM {k} has {params[k][0].shape[0]} visible units but RBM {k - 1} has "
                              f"{params[k - 1][0].shape[1]} hidden units; stacked RBMs must match")
     W_top, b_top, c_top = params[-1]
-    below = [(W.T.copy(), b.copy()) for W, b, _ in params[:-1]]
+    below = [(W.T.copy(), b.copy(), c.copy()) for W, b, c in params[:-1]]  # c: the up-pass's recognition bias
     return _assemble(name, _names(len(sizes)), sizes, (W_top.copy(), b_top.copy(), c_top.copy()), below)
 
 
@@ -90,6 +90,29 @@ def _assemble(name, names, sizes, top, below):
     g.add_factor(Dense(names[L - 1], names[L], W, name=f"W{L}"))
     g.add_factor(Bias(names[L - 1], b, name=f"b_{names[L - 1]}"))
     g.add_factor(Bias(names[L], c, name=f"b_{names[L]}"))
-    for k, (Wk, bk) in enumerate(below):  # P(layer k | layer k+1)
-        g.add_factor(Directed(names[k + 1], names[k], Wk, bk, name=f"P({names[k]}|{names[k + 1]})"))
+    for k, (Wk, bk, ck) in enumerate(below):  # P(layer k | layer k+1)
+        g.add_factor(Directed(names[k + 1], names[k], Wk, bk, ck, name=f"P({names[k]}|{names[k + 1]})"))
     return g
+
+
+def dbn_layers(graph) -> list | None:
+    """The layers of a DBN graph, visible first (``[v, h1, ..., hL]``), or None if ``graph`` is not one:
+    a chain of directed factors ``h_{k+1} -> h_k`` from one visible group up to h_{L-1}, and one dense
+    factor between h_{L-1} and h_L (biases allowed anywhere above the visible layer)."""
+    directed = [f for f in graph.factors if f.directed]
+    if not directed or len(graph.visible) != 1 or graph.inputs:
+        return None
+    by_child = {f.child: f for f in directed}
+    names = [graph.visible[0]]
+    while names[-1] in by_child:
+        names.append(by_child[names[-1]].parent)
+    top = [f for f in graph.factors if not f.directed and len(set(f.groups)) == 2]
+    if len(by_child) != len(directed) or len(names) != len(directed) + 1 or len(top) != 1 \
+            or type(top[0]) is not Dense or names[-1] not in top[0].groups:
+        return None
+    names.append(next(g for g in top[0].groups if g != names[-1]))
+    others = [f for f in graph.factors if not f.directed and f is not top[0]]
+    if len(set(names)) != len(names) or set(names) != set(graph.groups) \
+            or any(not isinstance(f, Bias) or f.groups[0] == names[0] for f in others):
+        return None
+    return names
