@@ -4,6 +4,7 @@
   pgboltz verify [GRAPH ...]      derived conditionals and Gibbs moments against pgmpy exact inference
   pgboltz sample [GRAPH] ...      batched blocked Gibbs sampling; writes an .npz (and a PNG)
   pgboltz train GRAPH --data D    CD-k / PCD / parallel tempering on offline data; checkpoint + PNGs
+                                  (DBNs greedily layer by layer; DBMs optionally pre-trained first)
   pgboltz evaluate CHECKPOINT     exact or AIS log-likelihood with its interval
 
 GRAPH is a spec file (see graphs/README.md) or the name of a shipped example.
@@ -36,6 +37,10 @@ examples:
   pgboltz sample graphs/ising-6x6.toml --backend cupy --chains 100000 --sweeps 1000
   pgboltz train rbm-digits --data digits --method pcd --epochs 100 --out digits.npz
   pgboltz evaluate digits.npz --data digits
+  pgboltz train dbn-digits --data digits --epochs 20 --out dbn.npz
+                                          greedy layer-wise DBN training (one RBM per layer)
+  pgboltz train dbm-digits --data digits --pretrain 20 --positive mean-field --epochs 20 --out dbm.npz
+                                          DBM: doubled-RBM pre-training, then joint training
 
 examples shipped with pgboltz: {examples}
 """
@@ -82,6 +87,11 @@ def _train_options(trn):
     trn.add_argument("--sparsity-target", type=PROBABILITY, help="target mean activation of hidden units")
     trn.add_argument("--chains", type=POSITIVE, help="persistent chains per temperature (default: batch size)")
     trn.add_argument("--temperatures", type=POSITIVE, help="PT: number of temperatures (default 8)")
+    trn.add_argument("--positive", choices=("auto", "mean-field"),
+                     help="positive phase when hidden groups are coupled given the data (a DBM): clamped Gibbs "
+                          "sweeps (auto) or mean-field fixed points as in Salakhutdinov & Hinton (default auto)")
+    trn.add_argument("--pretrain", type=COUNT, default=0, metavar="E",
+                     help="DBMs: first pre-train each layer E epochs as a doubled RBM (Salakhutdinov & Hinton 2009)")
     trn.add_argument("--backend", choices=("numpy", "cupy"), help="numpy or cupy (default numpy)")
     trn.add_argument("--dtype", choices=("float32", "float64"), help="float32 or float64 (default float32)")
     trn.add_argument("--seed", type=SEED, help="random seed (default 0)")
@@ -160,20 +170,28 @@ def _parser():
         description="Stochastic maximum-likelihood training: positive statistics with the data clamped, negative "
                     "statistics from CD-k, persistent chains (PCD) or parallel tempering (PT). Prints per-epoch "
                     "metrics, writes a checkpoint (atomically, every --save-every epochs and at the end) and PNG "
-                    "grids of samples and filters. --resume continues a checkpoint bit for bit.")
+                    "grids of samples and filters. --resume continues a checkpoint bit for bit. A DBN (a chain of "
+                    "directed layers under a top RBM) is trained greedily, one RBM per layer with these options "
+                    "(seed eq. 22); a DBM can be pre-trained layer by layer first (--pretrain) and trained jointly "
+                    "with a mean-field positive phase (--positive mean-field).")
     _train_options(trn)
 
     ev = sub.add_parser(
         "evaluate", help="average log-likelihood of a checkpoint: exact, or AIS with an interval",
         description="Average log p(v) over the test split: exact by enumeration when the model is small enough "
                     "(e.g. 64x20 or 784x20 RBMs), otherwise forward AIS from a base-rate model (optimistic) and "
-                    "reverse AIS from long Gibbs runs (conservative), each with a +-3 sigma interval.")
+                    "reverse AIS from long Gibbs runs (conservative), each with a +-3 sigma interval. For DBNs and "
+                    "DBMs whose hidden layers cannot be enumerated given v, log p~(v) is a variational lower bound "
+                    "(mean-field for a DBM, the up-pass for a DBN) with an importance-sampled estimate beside it.")
     ev.add_argument("checkpoint", metavar="CHECKPOINT")
     ev.add_argument("--data", required=True, choices=("digits", "mnist5k", "fashion"))
     ev.add_argument("--split", choices=("test", "train"), default="test")
     ev.add_argument("--ais-runs", type=AT_LEAST_TWO, default=100)
     ev.add_argument("--betas", type=AT_LEAST_TWO, default=14500, help="intermediate distributions (default 14500)")
     ev.add_argument("--no-reverse", action="store_true", help="skip reverse AIS")
+    ev.add_argument("--bound-samples", type=COUNT, default=100,
+                    help="deep models too large to enumerate given v: importance samples per example beside "
+                         "the variational bound (default 100; 0: the mean-field bound alone)")
     ev.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     ev.add_argument("--seed", type=SEED, default=0)
     ev.add_argument("--no-progress", action="store_true")
@@ -265,7 +283,7 @@ FROM_CHECKPOINT = {"method": ("method",), "k": ("k",), "batch_size": ("batch_siz
                    "temperatures": ("temperatures",), "seed": ("seed",), "backend": ("backend",),
                    "dtype": ("dtype",), "lr": ("optim", "lr"), "momentum": ("optim", "momentum"),
                    "weight_decay": ("optim", "weight_decay"), "schedule": ("optim", "schedule"),
-                   "sparsity_target": ("optim", "sparsity_target")}
+                   "sparsity_target": ("optim", "sparsity_target"), "positive": ("positive",)}
 
 
 def _resume_settings(args, graph, meta, given):
@@ -288,6 +306,8 @@ def _resume_settings(args, graph, meta, given):
                 saved = saved.get(key) if isinstance(saved, dict) else None
             if opt == "chains" and saved is None:  # unset means one chain per example of a batch
                 saved = meta["config"].get("batch_size")
+            if opt == "positive":
+                saved = saved.replace("_", "-") if isinstance(saved, str) else saved
             if getattr(args, opt) != saved:
                 flag = "-k" if opt == "k" else f"--{opt.replace('_', '-')}"
                 clashes.append(f"{flag} {getattr(args, opt)} (checkpoint: {saved})")
@@ -301,7 +321,7 @@ def _resume_settings(args, graph, meta, given):
 #: defaults of the settings a checkpoint keeps (left unset on the command line so a resume can tell)
 TRAIN_DEFAULTS = {"method": "pcd", "k": 1, "batch_size": 100, "chains": None, "temperatures": 8, "seed": 0,
                   "backend": "numpy", "dtype": "float32", "lr": 0.05, "momentum": 0.5, "weight_decay": 1e-4,
-                  "schedule": "constant", "sparsity_target": None}
+                  "schedule": "constant", "sparsity_target": None, "positive": "auto"}
 
 
 def cmd_train(args):
@@ -327,6 +347,11 @@ def cmd_train(args):
 
         loaded = load_model(args.out)
         graph, _, meta = loaded
+        if args.pretrain:
+            raise DataError("--pretrain starts a new run; a resumed run continues joint training without it")
+        if meta.get("recipe") == "greedy-dbn":
+            raise DataError(f"{args.out} is a DBN trained greedily, layer by layer, which does not resume; "
+                            "start a new run with --overwrite")
         _resume_settings(args, graph, meta, given)
         trainer = Trainer.from_checkpoint(args.out, loaded, data.for_graph(graph), data.for_graph(graph, "test"),
                                           epochs=args.epochs)
@@ -345,7 +370,17 @@ def cmd_train(args):
                              backend=args.backend, dtype=args.dtype,
                              optim=OptimConfig(lr=args.lr, momentum=args.momentum, final_momentum=args.momentum,
                                                weight_decay=args.weight_decay, schedule=args.schedule,
-                                               sparsity_target=args.sparsity_target))
+                                               sparsity_target=args.sparsity_target),
+                             positive=args.positive.replace("-", "_"))
+        from .models.deep import dbm_layers, dbn_layers
+
+        if dbn_layers(graph) is not None:
+            return _train_dbn(args, graph, data, config)
+        if args.pretrain:
+            if dbm_layers(graph) is None:
+                raise DataError(f"--pretrain needs a DBM (layers in a chain of dense factors plus biases); "
+                                f"{graph.name!r} is not one")
+            _pretrain_dbm(args, graph, data, config)
         trainer = Trainer(graph, data.for_graph(graph), config, data.for_graph(graph, "test"))
     print(f"training {graph.name} on {data.name} ({len(data.train)} train / {len(data.test)} test, "
           f"binarised at {data.threshold}) with {trainer.config.method}, k={trainer.config.k}")
@@ -376,6 +411,73 @@ def cmd_train(args):
     return 0
 
 
+def _pretrain_dbm(args, graph, data, config):
+    from dataclasses import replace
+
+    from .learning import train_dbm_greedy
+    from .models.deep import dbm_layers, load_layers
+
+    names = dbm_layers(graph)
+    sizes = [graph.group(n).size for n in names]
+    print(f"pre-training {graph.name} layer by layer as doubled RBMs ({'-'.join(map(str, sizes))}), "
+          f"{args.pretrain} epochs each")
+    composed, _, histories = train_dbm_greedy(data.for_graph(graph)[names[0]], sizes,
+                                              replace(config, epochs=args.pretrain), progress=not args.no_progress)
+    for k, h in enumerate(histories):
+        print(f"  layer {k + 1}: reconstruction error {h[0]['reconstruction_error']:.4f} -> "
+              f"{h[-1]['reconstruction_error']:.4f}")
+    load_layers(graph, composed, names)
+    if args.eval_every:
+        from .estimators import exact_log_likelihood
+        from .exact import log_z
+
+        try:
+            lz = log_z(graph, max_units=20)
+        except TooLargeError:
+            return
+        print(f"  pre-trained DBM: exact log-likelihood train {exact_log_likelihood(graph, data.for_graph(graph), lz):.3f}, "
+              f"test {exact_log_likelihood(graph, data.for_graph(graph, 'test'), lz):.3f}")
+
+
+def _train_dbn(args, graph, data, config):
+    """Greedy layer-wise DBN training (seed eq. 22): one RBM per layer, each with the train options."""
+    from dataclasses import asdict
+
+    from .checkpoint import save_checkpoint
+    from .graph.serialize import graph_to_dict
+    from .learning import train_dbn_greedy
+    from .models.deep import dbn_layers, load_layers
+    from .pictures import filters_png, samples_png
+
+    names = dbn_layers(graph)
+    sizes = [graph.group(n).size for n in names]
+    train = data.for_graph(graph)
+    print(f"training DBN {graph.name} ({'-'.join(map(str, sizes))}) greedily on {data.name}: "
+          f"{len(sizes) - 1} RBMs, {args.epochs} epochs each, {config.method}, k={config.k}")
+    trained, rbms, histories = train_dbn_greedy(train[names[0]], sizes, config, init=graph,
+                                                progress=not args.no_progress)
+    for k, h in enumerate(histories):
+        print(f"  layer {k + 1} ({sizes[k]}x{sizes[k + 1]}): reconstruction error "
+              f"{h[0]['reconstruction_error']:.4f} -> {h[-1]['reconstruction_error']:.4f}")
+    load_layers(graph, trained, names)
+    history = [{"epoch": e + 1, "layers": [h[e] for h in histories]} for e in range(args.epochs)]
+    structure, arrays = graph_to_dict(graph)
+    save_checkpoint(args.out, arrays, {"graph": structure, "config": asdict(config), "epoch": args.epochs,
+                                       "history": history, "n_train": len(train[names[0]]),
+                                       "recipe": "greedy-dbn"})
+    print(f"wrote {args.out}")
+    if args.png:
+        from .sampling import GibbsSampler
+
+        s = GibbsSampler(graph, chains=100, seed=config.seed, dtype=config.dtype)
+        s.sweep(1000)  # Gibbs on the top RBM, then one ancestral pass down (seed eq. 21)
+        print(f"wrote {samples_png(args.png + '-samples.png', graph, s.get_states())} (top-RBM Gibbs + ancestral pass)")
+        f = filters_png(args.png + "-filters.png", graph)
+        if f is not None:
+            print(f"wrote {f}")
+    return 0
+
+
 def cmd_evaluate(args):
     from .checkpoint import load_model
     from .data import load as load_data
@@ -387,7 +489,7 @@ def cmd_evaluate(args):
     t0 = time.perf_counter()
     result = evaluate(graph, data.for_graph(graph, args.split), data.for_graph(graph), ais_runs=args.ais_runs,
                       n_betas=args.betas, seed=args.seed, backend=args.backend, reverse=not args.no_reverse,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, bound_samples=args.bound_samples)
     print(f"{graph.name} after {meta.get('epoch')} epochs of {meta['config']['method']}, {args.data} {args.split} split:")
     print(f"  {result}")
     print(f"  ({time.perf_counter() - t0:.1f} s)")

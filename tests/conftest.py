@@ -7,7 +7,7 @@ from pgboltz.backends import cupy_available
 
 REPO = Path(__file__).resolve().parent.parent
 GRAPHS = REPO / "graphs"
-SMALL_SPECS = ["rbm-small", "bm-small", "ising-6x6", "kings-4x4", "pool-small", "dbn-small"]
+SMALL_SPECS = ["rbm-small", "bm-small", "ising-6x6", "kings-4x4", "pool-small", "dbn-small", "dbm-small"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -127,3 +127,30 @@ def test_evaluate_a_large_model_uses_ais_with_a_bracket(tmp_path, capsys):
 def test_train_refuses_mismatched_data(capsys):
     assert main(["train", "rbm-small", "--data", "digits", "--epochs", "1", "--no-progress"]) == 2
     assert "64 pixels" in capsys.readouterr().err
+
+
+def test_deep_models_train_and_evaluate_from_the_command_line(tmp_path, capsys):
+    dbn, dbm = tmp_path / "dbn.npz", tmp_path / "dbm.npz"
+    common = ["--data", "digits", "--batch-size", "20", "--no-progress"]
+    assert main(["train", "dbn-digits", "--epochs", "3", "--out", str(dbn), "--png", str(tmp_path / "n")] + common) == 0
+    out = capsys.readouterr().out
+    assert "greedily on digits: 2 RBMs, 3 epochs each" in out and "layer 2 (32x16)" in out
+    assert (tmp_path / "n-samples.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["evaluate", str(dbn), "--data", "digits", "--bound-samples", "5", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "variational bound on the log-likelihood" in out and "importance-sampled estimate" in out
+    assert "exact log Z" in out  # the top RBM's, by enumeration
+    assert main(["train", "dbn-digits", "--epochs", "4", "--out", str(dbn), "--resume"] + common) == 2
+    assert "does not resume" in capsys.readouterr().err
+    args = ["train", "dbm-digits", "--pretrain", "2", "--positive", "mean-field", "--epochs", "2", "--out", str(dbm),
+            "--eval-every", "2"]
+    assert main(args + common) == 0
+    out = capsys.readouterr().out
+    assert "pre-trained DBM: exact log-likelihood" in out and "epoch    2" in out
+    assert main(["evaluate", str(dbm), "--data", "digits", "--no-progress"]) == 0
+    assert "exact log-likelihood" in capsys.readouterr().out
+    assert main(["train", "dbm-digits", "--positive", "auto", "--epochs", "3", "--out", str(dbm), "--resume"]
+                + common) == 2
+    assert "--positive auto (checkpoint: mean-field)" in capsys.readouterr().err
+    assert main(["train", "bm-small", "--pretrain", "1", "--data", "digits", "--out", str(tmp_path / "x.npz")]) == 2
+    assert "--pretrain needs a DBM" in capsys.readouterr().err

@@ -49,7 +49,8 @@ def _stack(x, layers, config, progress):
     rng = np.random.default_rng(config.seed)
     histories = []
     for k, (r, feed) in enumerate(layers):
-        trainer = Trainer(r, {"v": feed(x)}, replace(config, seed=config.seed + k))
+        # an RBM's positive phase is exact whatever the deep model's own setting
+        trainer = Trainer(r, {"v": feed(x)}, replace(config, seed=config.seed + k, positive="auto"))
         histories.append(trainer.fit(progress=progress))
         p = conditional_prob(r, {"v": feed(x), "h": np.zeros((len(x), r.group("h").size))}, "h")
         x = (rng.random(p.shape) < p).astype(np.float64)  # (only the top RBM's hidden side has copies)

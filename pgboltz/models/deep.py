@@ -116,3 +116,47 @@ def dbn_layers(graph) -> list | None:
             or any(not isinstance(f, Bias) or f.groups[0] == names[0] for f in others):
         return None
     return names
+
+
+def dbm_layers(graph) -> list | None:
+    """The layers of a DBM graph, visible first, or None if ``graph`` is not one: groups in a chain
+    ``v - h1 - ... - hL`` of dense factors between neighbours (one each), plus biases."""
+    if len(graph.visible) != 1 or graph.inputs or any(f.directed for f in graph.factors):
+        return None
+    pairs = [f for f in graph.factors if not isinstance(f, Bias)]
+    if any(type(f) is not Dense or f.intra for f in pairs):
+        return None
+    links = {}
+    for f in pairs:
+        a, b = f.groups
+        links.setdefault(a, []).append(b)
+        links.setdefault(b, []).append(a)
+    names = [graph.visible[0]]
+    while True:
+        nxt = [g for g in links.get(names[-1], []) if g not in names]
+        if not nxt:
+            break
+        if len(nxt) > 1:
+            return None
+        names.append(nxt[0])
+    if len(names) < 2 or set(names) != set(graph.groups) or len(pairs) != len(names) - 1:
+        return None
+    return names
+
+
+def load_layers(graph, source, names) -> None:
+    """Copy a layered model's parameters from ``source`` (a DBM or DBN built by this module, layers
+    ``v, h1, ...``) into ``graph``, whose layers are ``names``: couplings by their pair of layers
+    (transposed where the factor runs the other way), biases into each layer's first bias factor."""
+    rename = dict(zip(_names(len(names)), names))
+    for f in source.factors:
+        groups = tuple(rename[g] for g in f.groups)
+        if isinstance(f, Bias):
+            target = next((t for t in graph.factors if isinstance(t, Bias) and t.groups == groups), None)
+            if target is not None:
+                target.params["b"][...] = f.params["b"]
+            continue
+        target = next(t for t in graph.factors if set(t.groups) == set(groups) and type(t) is type(f))
+        for k, value in f.params.items():
+            flip = target.groups != groups and k == "W"
+            target.params[k][...] = value.T if flip else value
