@@ -1,6 +1,6 @@
 """Training time per epoch of pgboltz against learnergy (PyTorch on the CPU), in one run.
 
-    python benchmarks/learnergy_compare.py               # RBM 784x500 and DBN 784-500-500, 8 epochs each
+    python benchmarks/learnergy_compare.py               # RBM 784x500 and DBN 784-500-500, 20 epochs each
     python benchmarks/learnergy_compare.py --quick       # tiny sizes, for a smoke run
 
 learnergy (and PyTorch) are not pgboltz dependencies: ``pip install torch learnergy``
@@ -17,7 +17,8 @@ intra-op threads and NumPy's BLAS at most that many.
   units out). Both start from the same weights (W ~ N(0, 0.01^2), zero biases, drawn by pgboltz).
 * **DBN** (784 - ``--dbn``), greedy layer by layer with CD-k: pgboltz's ``train_dbn_greedy`` and
   learnergy's ``DBN`` with Bernoulli RBMs on every layer (learnergy's default above the first layer
-  is its real-valued ``sigmoid4deep`` RBM, so the model names are given explicitly).
+  is its real-valued ``sigmoid4deep`` RBM, so the model names are given explicitly). Every layer
+  starts from the weights pgboltz draws for it (seed + layer).
 
 Optimiser (the same on both sides): SGD with learning rate ``--lr``, momentum ``--momentum`` from the
 first epoch (pgboltz's switch to ``final_momentum`` is disabled), weight decay ``--weight-decay``,
@@ -44,16 +45,20 @@ Reported, for each model:
   epoch, as shipped. DBN, per layer: pgboltz's own per-epoch time of its update loop (its per-epoch
   reconstruction error is not included; the RBM rows show its size), learnergy's from the end of
   one epoch's last batch to the next (so including its re-encoding through the lower layers);
-  the "DBN, all layers" row is the wall time of the whole greedy training call, divided by
-  layers x epochs;
+  the "whole training" row is the wall time of each library's one greedy training call, divided by
+  layers x epochs (first epochs and the data passed between layers included);
 * reconstruction error, one definition for both: the mean over test pixels of
   (v - E[v | h = E[h | v]])^2, mean field through every layer up and back down (pgboltz's
   definition; learnergy's own figure, printed below the table, is a sum over the pixels of one
   image of (v - v_k)^2 with v_k the CD sample, averaged over the last epoch's batches);
 * for the RBMs, the AIS test log-likelihood of *both* trained models by pgboltz's estimator
   (forward AIS from the base-rate model, optimistic, with +-3 sigma; ``--ais-betas 0`` skips it).
-  With the default 3000 intermediate distributions it is less accurate than the 14500 of
+  With the default 5000 intermediate distributions it is less accurate than the 14500 of
   train_mnist.py: compare the two models, not the numbers with RESULTS.md.
+
+The CPU time other processes took during the run is printed last: timings taken while other work
+shared the cores are not comparable between libraries run at different moments (PyTorch's OpenMP
+threads suffer most: a 784x32 learnergy epoch once took 7 s instead of 0.06 s beside a test run).
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -90,20 +96,51 @@ def import_peers():
     return torch, learnergy
 
 
-def pin_threads(n: int, torch) -> int:
-    """Run this process on ``n`` cores: CPU affinity, PyTorch's intra-op threads and NumPy's BLAS.
+def pin_threads(n: int | None, torch) -> int:
+    """Run this process on ``n`` cores (default: all it may use): CPU affinity, PyTorch's intra-op
+    threads and NumPy's BLAS. Returns the number of cores.
 
     pgboltz's NumPy backend sizes its worker pool and BLAS share from the affinity, so pinning
     before any trainer is built gives both libraries the same cores."""
     from threadpoolctl import threadpool_limits
 
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
-    n = max(1, min(n, len(cpus)))
+    n = len(cpus) if n is None else max(1, min(n, len(cpus)))
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cpus[:n])
     torch.set_num_threads(n)
     threadpool_limits(limits=n, user_api="blas")
     return n
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), "?")
+    except OSError:
+        return platform.processor() or platform.machine()
+
+
+def cpu_seconds():
+    """(CPU seconds used by the whole machine, by this process) so far; the first is None off Linux."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+    except OSError:
+        return None, own.ru_utime + own.ru_stime
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # user nice system idle iowait irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK"), own.ru_utime + own.ru_stime
+
+
+def other_load(start, wall: float) -> str:
+    """How much CPU time other processes took while the benchmark ran (they distort its timings)."""
+    machine, own = cpu_seconds()
+    if machine is None or start[0] is None:
+        return "CPU time of other processes: unknown (needs /proc/stat)"
+    others = max(0.0, (machine - start[0]) - (own - start[1]))
+    return (f"other processes used {others:.2f} CPU seconds during the {wall:.0f} s run "
+            f"({100 * others / (wall * (os.cpu_count() or 1)):.1f}% of the machine)")
 
 
 def median_after_first(times) -> float:
@@ -267,7 +304,7 @@ def _stamped(dump, stamps):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=8, help="epochs per model (per layer for the DBN); at least 2")
+    p.add_argument("--epochs", type=int, default=20, help="epochs per model (per layer for the DBN); at least 2")
     p.add_argument("--hidden", type=int, default=500, help="RBM hidden units")
     p.add_argument("--dbn", default="500,500", help="DBN hidden layer sizes")
     p.add_argument("-k", type=int, default=1, help="Gibbs steps of CD-k")
@@ -277,7 +314,7 @@ def main(argv=None):
     p.add_argument("--weight-decay", type=float, default=2e-4)
     p.add_argument("--threads", type=int, default=None, help="cores for both libraries (default: all available)")
     p.add_argument("--ais-runs", type=int, default=100)
-    p.add_argument("--ais-betas", type=int, default=3000, help="AIS intermediate distributions; 0 skips AIS")
+    p.add_argument("--ais-betas", type=int, default=5000, help="AIS intermediate distributions; 0 skips AIS")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
     a = p.parse_args(argv)
@@ -287,7 +324,8 @@ def main(argv=None):
     if a.epochs < 2:
         p.error("--epochs must be at least 2 (the first epoch is left out of the median)")
     torch, learnergy = import_peers()
-    threads = pin_threads(a.threads or len(os.sched_getaffinity(0)), torch)
+    start, t_start = cpu_seconds(), time.perf_counter()
+    threads = pin_threads(a.threads, torch)
     torch.manual_seed(a.seed)
     try:
         d = data.mnist5k()
@@ -296,10 +334,8 @@ def main(argv=None):
     x = d.train.reshape(len(d.train), -1).astype(np.float32)
     x_test = d.test.reshape(len(d.test), -1)
 
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
     print(f"MNIST-5k: {len(x)} train / {len(x_test)} test images, binarised at {d.threshold}")
-    print(f"machine: {cpu}, {os.cpu_count()} CPUs; both libraries pinned to {threads} core(s): "
+    print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs; both libraries pinned to {threads} core(s): "
           f"torch.get_num_threads() = {torch.get_num_threads()}, pgboltz NumPy backend sized from the affinity")
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, PyTorch {torch.__version__}, "
           f"learnergy {getattr(learnergy, '__version__', '?')}")
@@ -325,42 +361,52 @@ def main(argv=None):
               for lib, layers in (("pgboltz", pg_layers), ("learnergy", ln_layers))}
         print(f"{name}: AIS ({a.ais_runs} runs x {a.ais_betas} betas, both models) in "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
-    rows.append((name, "pgboltz", pg_wall, reconstruction_error([pg_layers], x_test), ll.get("pgboltz"), ln_wall))
-    rows.append((name, "learnergy `RBM.fit`", ln_wall, reconstruction_error([ln_layers], x_test),
-                 ll.get("learnergy"), None))
-    rows.append((f"{name}, update loop only", "pgboltz", pg_loop, None, None, ln_loop))
-    rows.append((f"{name}, update loop only", "learnergy model, loop without metrics", ln_loop,
-                 reconstruction_error([learnergy_layers(ln_bare)], x_test), None, None))
+    add_pair(rows, name, ("pgboltz", median_after_first(pg_wall), reconstruction_error([pg_layers], x_test),
+                          ll.get("pgboltz")),
+             ("learnergy `RBM.fit`", median_after_first(ln_wall), reconstruction_error([ln_layers], x_test),
+              ll.get("learnergy")))
+    add_pair(rows, f"{name}, update loop only", ("pgboltz", median_after_first(pg_loop), None, None),
+             ("learnergy model, loop without metrics", median_after_first(ln_loop),
+              reconstruction_error([learnergy_layers(ln_bare)], x_test), None))
 
     dbn_name = f"DBN {'-'.join(map(str, [x.shape[1], *a.dbn]))}"
     pg_dbn_layers, pg_dbn_times, pg_dbn_wall = pgboltz_dbn(x, a)
     ln_dbn_layers, ln_dbn_times, ln_dbn_wall, ln_dbn_mse = learnergy_dbn(torch, x, a)
     print(f"{dbn_name}: trained ({pg_dbn_wall:.1f} s pgboltz, {ln_dbn_wall:.1f} s learnergy)\n", flush=True)
     for k, (pt, lt) in enumerate(zip(pg_dbn_times, ln_dbn_times)):
-        rows.append((f"{dbn_name}, layer {k + 1}", "pgboltz", pt, None, None, lt))
-        rows.append((f"{dbn_name}, layer {k + 1}", "learnergy `DBN.fit`", lt, None, None, None))
-    per = len(a.dbn) * a.epochs
-    rows.append((f"{dbn_name}, all layers (wall / layer-epochs)", "pgboltz", [0, pg_dbn_wall / per],
-                 reconstruction_error(pg_dbn_layers, x_test), None, [0, ln_dbn_wall / per]))
-    rows.append((f"{dbn_name}, all layers (wall / layer-epochs)", "learnergy `DBN.fit`", [0, ln_dbn_wall / per],
-                 reconstruction_error(ln_dbn_layers, x_test), None, None))
+        add_pair(rows, f"{dbn_name}, layer {k + 1}", ("pgboltz", median_after_first(pt), None, None),
+                 ("learnergy `DBN.fit`", median_after_first(lt), None, None))
+    layer_epochs = len(a.dbn) * a.epochs
+    add_pair(rows, f"{dbn_name}, whole training (wall / layer-epochs)",
+             ("pgboltz", pg_dbn_wall / layer_epochs, reconstruction_error(pg_dbn_layers, x_test), None),
+             ("learnergy `DBN.fit`", ln_dbn_wall / layer_epochs, reconstruction_error(ln_dbn_layers, x_test), None))
 
-    print("| model | library | s / epoch (median, epochs 2..) | test reconstruction error (per pixel) | "
-          "AIS test log-likelihood, ±3σ | pgboltz / learnergy time |")
-    print("|---|---|---|---|---|---|")
-    for model, lib, times, err, lik, peer in rows:
-        t = median_after_first(times)
-        err_s = "" if err is None else f"{err:.4f}"
-        lik_s = "" if lik is None else f"{lik[0]:.2f} [{lik[1]:.2f}, {lik[2]:.2f}]"
-        ratio = "" if peer is None else f"{t / median_after_first(peer):.2f}"
-        print(f"| {model} | {lib} | {t:.3f} | {err_s} | {lik_s} | {ratio} |")
+    print_table(rows)
     print(f"\nlearnergy's own reconstruction figure (sum over one image's pixels of (v - CD sample)^2, mean over "
           f"the last epoch's batches): RBM {ln_mse:.2f}; DBN layers {', '.join(f'{m:.2f}' for m in ln_dbn_mse)}")
     if ll:
-        print("AIS: forward only, from the base-rate model, the same estimator and seed for both models "
-              "(optimistic; fewer betas than benchmarks/train_mnist.py)")
+        print(f"AIS: forward only, {a.ais_runs} runs x {a.ais_betas} betas from the base-rate model, the same "
+              "estimator and seed for both models (optimistic)")
+    print(other_load(start, time.perf_counter() - t_start))
     return rows
 
+
+def add_pair(rows, model, ours, theirs):
+    """Two table rows, (library, seconds per epoch, reconstruction error, log-likelihood) each; the ratio
+    of the times goes on pgboltz's row."""
+    rows.append((model, *ours, ours[1] / theirs[1]))
+    rows.append((model, *theirs, None))
+
+
+def print_table(rows):
+    print("| model | library | s / epoch | test reconstruction error (per pixel) | "
+          "AIS test log-likelihood, ±3σ | pgboltz / learnergy time |")
+    print("|---|---|---|---|---|---|")
+    for model, lib, seconds, err, lik, ratio in rows:
+        err_s = "" if err is None else f"{err:.4f}"
+        lik_s = "" if lik is None else f"{lik[0]:.2f} [{lik[1]:.2f}, {lik[2]:.2f}]"
+        ratio_s = "" if ratio is None else f"{ratio:.2f}"
+        print(f"| {model} | {lib} | {seconds:.3f} | {err_s} | {lik_s} | {ratio_s} |")
 
 if __name__ == "__main__":
     main()

@@ -92,6 +92,8 @@ def _train_options(trn):
                           "sweeps (auto) or mean-field fixed points as in Salakhutdinov & Hinton (default auto)")
     trn.add_argument("--pretrain", type=COUNT, default=0, metavar="E",
                      help="DBMs: first pre-train each layer E epochs as a doubled RBM (Salakhutdinov & Hinton 2009)")
+    trn.add_argument("--pretrain-lr", type=POSITIVE_REAL, metavar="LR",
+                     help="learning rate of the pre-training RBMs (default: --lr)")
     trn.add_argument("--backend", choices=("numpy", "cupy"), help="numpy or cupy (default numpy)")
     trn.add_argument("--dtype", choices=("float32", "float64"), help="float32 or float64 (default float32)")
     trn.add_argument("--seed", type=SEED, help="random seed (default 0)")
@@ -421,8 +423,10 @@ def _pretrain_dbm(args, graph, data, config):
     sizes = [graph.group(n).size for n in names]
     print(f"pre-training {graph.name} layer by layer as doubled RBMs ({'-'.join(map(str, sizes))}), "
           f"{args.pretrain} epochs each")
+    optim = replace(config.optim, lr=args.pretrain_lr or config.optim.lr)
     composed, _, histories = train_dbm_greedy(data.for_graph(graph)[names[0]], sizes,
-                                              replace(config, epochs=args.pretrain), progress=not args.no_progress)
+                                              replace(config, epochs=args.pretrain, optim=optim),
+                                              progress=not args.no_progress)
     for k, h in enumerate(histories):
         print(f"  layer {k + 1}: reconstruction error {h[0]['reconstruction_error']:.4f} -> "
               f"{h[-1]['reconstruction_error']:.4f}")

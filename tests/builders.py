@@ -167,3 +167,13 @@ def conditional_rbm(seed=0, nu=3, nv=4, nh=3, input_units="bernoulli"):
     g.add_factor(Bias("v", r.normal(0, 0.5, nv)))
     g.add_factor(Bias("h", r.normal(0, 0.5, nh)))
     return g
+
+
+def doubled_rbm(seed=0):
+    """The bottom RBM of DBM pre-training: two copies of v share W (a replicated factor)."""
+    from pgboltz.learning import doubled_rbm as build
+
+    g = build(4, 3, "v", seed=seed, scale=0.7)
+    for f in g.factors[1:]:
+        f.params["b"][...] = np.random.default_rng(seed + 1).normal(0, 0.5, f.params["b"].shape)
+    return g

@@ -11,7 +11,7 @@ from pgboltz.graph.spec import spec_to_graph
 from pgboltz.model import CompiledModel
 from pgboltz.models import rbm
 
-from .builders import (conditional_rbm, covariance_rbm, gb_rbm, mixed_graph, pooling_graph, sigmoid_belief_net,
+from .builders import (conditional_rbm, covariance_rbm, doubled_rbm, gb_rbm, mixed_graph, pooling_graph, sigmoid_belief_net,
                        small_dbm, small_dbn, threeway_graph)
 
 
@@ -27,7 +27,7 @@ class CopyingDense(Dense):
 
 def test_every_kind_is_registered_once():
     assert {"bias", "dense", "sparse", "lattice", "quadratic", "threeway", "covariance", "maxpool",
-            "directed"} <= set(FACTOR_KINDS)
+            "directed", "shift", "replicated"} <= set(FACTOR_KINDS)
     assert FACTOR_KINDS["test-copying-dense"] is CopyingDense
     with pytest.raises(GraphError, match="registered twice"):
         type("Again", (Factor,), {"kind": "dense"})
@@ -70,7 +70,7 @@ def test_sparse_and_lattice_terms_follow_parameter_changes():
 
 
 ALL_KINDS = [gb_rbm, covariance_rbm, pooling_graph, threeway_graph, sigmoid_belief_net, small_dbn, small_dbm,
-             mixed_graph, conditional_rbm]
+             mixed_graph, conditional_rbm, doubled_rbm]
 
 
 @pytest.mark.parametrize("build", ALL_KINDS, ids=lambda b: b.__name__)
@@ -103,11 +103,13 @@ def test_new_kinds_and_roles_are_written_in_specs():
             {"kind": "threeway", "groups": ["p", "hc", "a"], "factors": 2, "init": {"dist": "normal", "std": 0.5}},
             {"kind": "directed", "groups": ["a", "v"], "init": {"dist": "normal", "std": 0.5}},
             {"kind": "shift", "groups": ["u", "a"]},
+            {"kind": "replicated", "groups": ["d", "hc"], "copies": 2, "init": {"dist": "normal", "std": 0.1}},
         ],
     }
     g = spec_to_graph(doc)
     assert [f.kind for f in g.factors] == ["quadratic", "dense", "covariance", "dense", "maxpool", "threeway",
-                                           "directed", "shift"]
+                                           "directed", "shift", "replicated"]
+    assert g.factors[-1].params["W"].shape == (2, 2) and g.factors[-1].copies == 2
     h = graph_from_dict(*graph_to_dict(g))
     assert [f.kind for f in h.factors] == [f.kind for f in g.factors]
     assert g.factors[2].params["P"].min() >= 0  # pooling weights drawn non-negative

@@ -198,13 +198,14 @@ def test_greedy_dbm_pretraining_then_joint_training_models_digits():
     pretrained = exact_log_likelihood(g, {"v": xt})
     assert abs(pretrained - _dbm_exact_log_likelihood(g, xt)) < 1e-9  # the library's = the brute force
     random_init = exact_log_likelihood(dbm([64, 12, 8]), {"v": xt})
-    # measured: pretrained -22.6, random initialisation -44.3, base rate -25.2
-    assert pretrained > base + 2.0 and pretrained > random_init + 15, (pretrained, random_init, base)
-    t = Trainer(g, {"v": x}, TrainConfig(method="pcd", positive="mean_field", epochs=5, batch_size=20, chains=100,
-                                         seed=2, optim=OptimConfig(lr=0.01)))
+    # measured over seeds 1-4: pretrained -21.1 to -24.5 (the stack is noisy), random initialisation -44.3,
+    # base rate -25.2; after 10 joint epochs -18.9 to -19.4
+    assert pretrained > random_init + 15, (pretrained, random_init)
+    t = Trainer(g, {"v": x}, TrainConfig(method="pcd", positive="mean_field", epochs=10, batch_size=20, chains=100,
+                                         seed=2, optim=OptimConfig(lr=0.02, schedule="linear")))
     t.fit()
     joint = exact_log_likelihood(g, {"v": xt})
-    assert joint > base + 2.0, (joint, base)
+    assert joint > base + 4.0 and joint > pretrained + 1.0, (joint, pretrained, base)
 
 
 def test_deep_bounds_lie_below_the_exact_log_likelihood_and_importance_sampling_closes_the_gap():

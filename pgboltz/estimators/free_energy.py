@@ -25,6 +25,8 @@ which is exact but costs 2^(units of S) per row; it is refused above ``max_units
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import GraphError, TooLargeError
@@ -71,7 +73,7 @@ def _enumerated_free_energy(graph, given_states, rest, beta, max_units):
     if total > 2 ** max_units:
         raise TooLargeError(
             f"the exact free energy of {graph.name!r} given {', '.join(given_states)} enumerates "
-            f"2^{np.log2(total):.0f} states of {', '.join(S)} (after summing out {', '.join(T) or 'nothing'}); "
+            f"2^{math.log2(total):.0f} states of {', '.join(S)} (after summing out {', '.join(T) or 'nothing'}); "
             f"the limit is 2^{max_units}. Use a variational bound (pgboltz.estimators.evaluate does) instead")
     m = float64_model(graph)
     flat = graph.check_states(given_states, groups=list(given_states))

@@ -37,10 +37,12 @@ def can_average_hidden(graph) -> bool:
     return independent_groups(graph, hidden_groups(graph))
 
 
-def uniform_weights(xp, n, mask=None):
+def uniform_weights(xp, n, mask=None, dtype=np.float64):
+    """Weights 1/n per chain (or per chain of ``mask``), in ``dtype``: the model's, so that the statistics
+    products of a float32 run stay float32 GEMMs instead of being promoted to float64."""
     if mask is None:
-        return xp.full(n, 1.0 / n, dtype=np.float64)
-    w = xp.asarray(mask, dtype=np.float64)
+        return xp.full(n, 1.0 / n, dtype=dtype)
+    w = xp.asarray(mask, dtype=dtype)
     return w / w.sum()
 
 

@@ -145,7 +145,7 @@ class Trainer:
             self.pos.model.load_states(batch)
             self.pos.sweep(c.positive_sweeps)
             states = self.pos.model.states
-        return self.model.statistics(states, uniform_weights(xp, n)), states
+        return self.model.statistics(states, uniform_weights(xp, n, dtype=self.be.dtype)), states
 
     def _negative(self, batch):
         c, s, m = self.config, self.neg, self.model
@@ -162,7 +162,7 @@ class Trainer:
         states = m.states
         if self.average_hidden:
             states = conditional_means(m, {g: states[g] for g in self.data_groups}, self.hidden)
-        return m.statistics(states, uniform_weights(self.be.xp, s.chains, mask))
+        return m.statistics(states, uniform_weights(self.be.xp, s.chains, mask, dtype=self.be.dtype))
 
     def _update(self, batch):
         pos, pos_states = self._positive(batch)
