@@ -196,6 +196,13 @@ class PgmpyOracle:
         v = self._query([variable]).values
         return v / v.sum()
 
+    def joint(self, variables) -> np.ndarray:
+        """P(variables jointly), one axis per variable in the order given (each over its states)."""
+        variables = list(variables)
+        phi = self._query(variables)
+        p = phi.values / phi.values.sum()
+        return np.moveaxis(p, [phi.variables.index(v) for v in variables], range(len(variables)))
+
     def mean(self, unit: str) -> float:
         var, ft = self.variable_of(unit)
         return float(self.marginal(var) @ ft)

@@ -18,7 +18,10 @@
   The DBM then uses the weights as learned (halved in between); a middle layer's bias is
   the mean of the bias it had as the upper layer of one RBM and as the lower layer of the next.
 
-Nothing here samples by itself: each RBM is a graph trained by :class:`~pgboltz.learning.Trainer`.
+Every RBM's visible biases start at the log-odds of its input's base rates (Hinton's practical
+guide, sec. 8.1), so units that are almost always off (an image's border) need not learn their
+bias from zero. Nothing here samples by itself: each RBM is a graph trained by
+:class:`~pgboltz.learning.Trainer`.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ def _stack(x, layers, config, progress):
     rng = np.random.default_rng(config.seed)
     histories = []
     for k, (r, feed) in enumerate(layers):
+        bias = next(f for f in r.factors if isinstance(f, Bias) and f.groups == ("v",))
+        bias.params["b"][...] = r.group("v").units.base_rate(feed(x))["linear"]
         # an RBM's positive phase is exact whatever the deep model's own setting
         trainer = Trainer(r, {"v": feed(x)}, replace(config, seed=config.seed + k, positive="auto"))
         histories.append(trainer.fit(progress=progress))
