@@ -245,3 +245,12 @@ def test_evaluate_reports_a_bound_with_an_ais_interval_when_layers_cannot_be_enu
     assert e.interval[0] <= e.log_likelihood <= e.interval[1] and "mean-field bound" in str(e)
     small = dbm([64, 10, 6], seed=0, scale=0.3)  # exact: h1 summed, 2^6 states of h2 enumerated
     assert evaluate(small, xt, x).numerator == "exact"
+
+
+def test_ais_flags_weights_dominated_by_a_few_runs():
+    from pgboltz.estimators import AISResult
+
+    even = AISResult(0.0, -0.1, 0.1, np.zeros(100), 0.0, "forward", 100, 10, 0.0)
+    assert abs(even.effective_runs - 100) < 1e-9 and "warning" not in str(even)
+    lopsided = AISResult(0.0, -np.inf, 0.1, np.r_[50.0, np.zeros(99)], 0.0, "forward", 100, 10, 0.0)
+    assert lopsided.effective_runs < 1.01 and "unreliable -- use more betas" in str(lopsided)

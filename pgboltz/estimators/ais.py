@@ -44,9 +44,26 @@ class AISResult:
     n_betas: int
     seconds: float
 
+    @property
+    def effective_runs(self) -> float:
+        """Kish's effective sample size of the importance weights, (sum w)^2 / sum w^2: near ``runs`` when
+        the weights agree, near 1 when one run dominates -- then the interval means little and the
+        estimate is likely far off (more betas, or a better base model, are needed)."""
+        w = np.exp(self.log_weights - self.log_weights.max())
+        return float(w.sum() ** 2 / (w ** 2).sum())
+
     def __str__(self):
-        return (f"log Z = {self.log_z:.4f}  [{self.lower:.4f}, {self.upper:.4f}] (+-3 sigma; {self.direction} AIS, "
-                f"{self.runs} runs, {self.n_betas} betas, {self.seconds:.1f} s)")
+        s = (f"log Z = {self.log_z:.4f}  [{self.lower:.4f}, {self.upper:.4f}] (+-3 sigma; {self.direction} AIS, "
+             f"{self.runs} runs, {self.n_betas} betas, {self.seconds:.1f} s)")
+        return s + self.warning()
+
+    def warning(self) -> str:
+        """A note when the weights are too uneven for the interval to be trusted, else ''."""
+        ess = self.effective_runs
+        if ess >= max(2.0, 0.1 * self.runs):
+            return ""
+        return (f"\n  warning: the AIS weights are dominated by {ess:.1f} of {self.runs} runs; this estimate and its "
+                "interval are unreliable -- use more betas")
 
 
 def default_betas(n: int = 14500) -> np.ndarray:

@@ -39,6 +39,7 @@ class Evaluation:
     details: str = ""
     numerator: str = "exact"  # how log p~(v) was computed: "exact", or the name of a lower bound
     importance: float | None = None  # importance-sampled estimate of the same average (bounds only)
+    warnings: str = ""  # AIS weights too uneven to trust (see AISResult.warning)
 
     def __str__(self):
         if self.numerator != "exact":
@@ -51,7 +52,8 @@ class Evaluation:
             if self.conservative is not None:
                 v, lo, hi = self.conservative
                 s += f"\n  reverse AIS {v:.3f} [{lo:.3f}, {hi:.3f}] (conservative)"
-        return s + f"\n  base-rate model {self.base_rate:.3f} nats/example; {self.n} examples{self.details}"
+        return s + f"\n  base-rate model {self.base_rate:.3f} nats/example; {self.n} examples{self.details}" + \
+            self.warnings
 
     def _bound_str(self):
         lz = "exact log Z" if self.method == "exact" else "forward AIS log Z"
@@ -64,7 +66,8 @@ class Evaluation:
         if self.conservative is not None:
             v, lo, hi = self.conservative
             s += f"\n  with reverse AIS log Z: {v:.3f} [{lo:.3f}, {hi:.3f}] (conservative)"
-        return s + f"\n  base-rate model {self.base_rate:.3f} nats/example; {self.n} examples{self.details}"
+        return s + f"\n  base-rate model {self.base_rate:.3f} nats/example; {self.n} examples{self.details}" + \
+            self.warnings
 
 
 def base_rate_log_likelihood(graph, base: dict, data: dict) -> float:
@@ -122,5 +125,8 @@ def evaluate(graph, data: dict, train: dict, ais_runs: int = 100, n_betas: int =
         s.backend.close()
         conservative = (neg_f - rev.log_z, neg_f - rev.upper, neg_f - rev.lower)
         details += f"; reverse AIS from {reverse_sweeps} Gibbs sweeps started at data"
+    warnings = fwd.warning().replace("AIS weights", "forward AIS weights")
+    if reverse:
+        warnings += rev.warning().replace("AIS weights", "reverse AIS weights")
     return Evaluation("ais", neg_f - fwd.log_z, (neg_f - fwd.upper, neg_f - fwd.lower), conservative, fwd.log_z,
-                      base_ll, n, details, numerator, None if importance is None else importance - fwd.log_z)
+                      base_ll, n, details, numerator, None if importance is None else importance - fwd.log_z, warnings)
