@@ -98,7 +98,8 @@ def _train_options(trn):
     trn.add_argument("--dtype", choices=("float32", "float64"), help="float32 or float64 (default float32)")
     trn.add_argument("--seed", type=SEED, help="random seed (default 0)")
     trn.add_argument("--out", metavar="FILE", default="checkpoint.npz", help="checkpoint (default checkpoint.npz)")
-    trn.add_argument("--save-every", type=COUNT, default=10, metavar="E", help="also checkpoint every E epochs")
+    trn.add_argument("--save-every", type=COUNT, default=10, metavar="E",
+                     help="also checkpoint every E epochs (a DBN's greedy run saves once, at the end)")
     trn.add_argument("--eval-every", type=COUNT, default=10, metavar="E",
                      help="print the exact train/test log-likelihood every E epochs when the model is small "
                           "enough to enumerate (0: never)")
@@ -349,7 +350,7 @@ def cmd_train(args):
 
         loaded = load_model(args.out)
         graph, _, meta = loaded
-        if args.pretrain:
+        if args.pretrain or args.pretrain_lr is not None:
             raise DataError("--pretrain starts a new run; a resumed run continues joint training without it")
         if meta.get("recipe") == "greedy-dbn":
             raise DataError(f"{args.out} is a DBN trained greedily, layer by layer, which does not resume; "
@@ -376,12 +377,18 @@ def cmd_train(args):
                              positive=args.positive.replace("-", "_"))
         from .models.deep import dbm_layers, dbn_layers
 
+        if args.pretrain_lr is not None and not args.pretrain:
+            raise DataError("--pretrain-lr sets the learning rate of --pretrain; give --pretrain E too, or drop it")
         if dbn_layers(graph) is not None:
+            if args.pretrain or args.positive != "auto":
+                raise DataError(f"{graph.name!r} is a DBN, trained greedily one RBM per layer; --pretrain and "
+                                "--positive are for DBMs -- drop them")
             return _train_dbn(args, graph, data, config)
         if args.pretrain:
-            if dbm_layers(graph) is None:
-                raise DataError(f"--pretrain needs a DBM (layers in a chain of dense factors plus biases); "
-                                f"{graph.name!r} is not one")
+            layers = dbm_layers(graph)
+            if layers is None or len(layers) < 3:
+                raise DataError(f"--pretrain needs a DBM with at least two hidden layers (a chain of dense factors "
+                                f"plus biases); {graph.name!r} is not one -- drop --pretrain")
             _pretrain_dbm(args, graph, data, config)
         trainer = Trainer(graph, data.for_graph(graph), config, data.for_graph(graph, "test"))
     how = data.threshold if data.real else f"binarised at {data.threshold}"

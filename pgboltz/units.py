@@ -85,6 +85,10 @@ class UnitType:
         """Draw x ~ P(x | field) into ``out`` from ``noise`` (see :attr:`noise`); may overwrite the field."""
         raise NotImplementedError
 
+    def log_prob(self, xp, x, field):
+        """log P(x | field) elementwise, for units whose only slot is linear: theta x - A(theta)."""
+        return linear(field) * x - self.log_partition(xp, field)
+
     def entropy(self, xp, mean):
         """Entropy of a unit of this type with mean ``mean`` (two-state units only: their mean fixes them)."""
         raise ValueError(f"{self.name} units are not fixed by their mean; a factorised bound needs two-state units")

@@ -154,3 +154,13 @@ def test_deep_models_train_and_evaluate_from_the_command_line(tmp_path, capsys):
     assert "--positive auto (checkpoint: mean-field)" in capsys.readouterr().err
     assert main(["train", "bm-small", "--pretrain", "1", "--data", "digits", "--out", str(tmp_path / "x.npz")]) == 2
     assert "--pretrain needs a DBM" in capsys.readouterr().err
+
+
+def test_deep_model_options_that_would_be_ignored_are_refused(tmp_path, capsys):
+    out = ["--data", "digits", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "x.npz")]
+    assert main(["train", "dbn-digits", "--pretrain", "2"] + out) == 2
+    assert "is a DBN, trained greedily" in capsys.readouterr().err
+    assert main(["train", "dbm-digits", "--pretrain-lr", "0.1"] + out) == 2
+    assert "give --pretrain E too" in capsys.readouterr().err
+    assert main(["train", "rbm-digits", "--pretrain", "1"] + out) == 2
+    assert "at least two hidden layers" in capsys.readouterr().err

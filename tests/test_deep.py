@@ -242,7 +242,7 @@ def test_evaluate_reports_a_bound_with_an_ais_interval_when_layers_cannot_be_enu
     g = dbm([64, 30, 30], seed=0, scale=0.3)  # given v: 2^30 states of h2 after summing h1 -- too many
     e = evaluate(g, xt, x, ais_runs=50, n_betas=1000, bound_samples=20)
     assert e.method == "ais" and e.numerator == "mean-field bound" and e.importance >= e.log_likelihood
-    assert e.interval[0] <= e.log_likelihood <= e.interval[1] and "mean-field bound" in str(e)
+    assert "mean-field bound" in str(e) and e.interval[1] - e.interval[0] < 1.0
     small = dbm([64, 10, 6], seed=0, scale=0.3)  # exact: h1 summed, 2^6 states of h2 enumerated
     assert evaluate(small, xt, x).numerator == "exact"
 
@@ -254,3 +254,46 @@ def test_ais_flags_weights_dominated_by_a_few_runs():
     assert abs(even.effective_runs - 100) < 1e-9 and "warning" not in str(even)
     lopsided = AISResult(0.0, -np.inf, 0.1, np.r_[50.0, np.zeros(99)], 0.0, "forward", 100, 10, 0.0)
     assert lopsided.effective_runs < 1.01 and "unreliable -- use more betas" in str(lopsided)
+
+
+def test_composing_a_deeper_dbm_halves_the_middle_weights_and_averages_shared_biases(rng):
+    from pgboltz.learning import compose_dbm, doubled_rbm
+
+    rbms = [doubled_rbm(5, 4, "v", seed=1), doubled_rbm(4, 3, "none", seed=2), doubled_rbm(3, 2, "h", seed=3)]
+    for r in rbms:
+        for f in r.factors:
+            key = "W" if "W" in f.params else "b"
+            f.params[key][...] = rng.normal(size=f.params[key].shape)
+    g = compose_dbm(rbms)
+    W = [r.factors[0].params["W"] for r in rbms]
+    assert np.array_equal(g.factor("W1").params["W"], W[0])  # bottom: as learned (v doubled)
+    assert np.array_equal(g.factor("W2").params["W"], W[1] / 2)  # middle: an RBM with weights 2W, halved
+    assert np.array_equal(g.factor("W3").params["W"], W[2].T)  # top: h doubled, stored (h, v)
+    b = lambda r, grp: r.factors[1 if grp == "v" else 2].params["b"]
+    assert np.allclose(g.factor("b_v").params["b"], b(rbms[0], "v").reshape(2, 5).mean(axis=0))
+    assert np.allclose(g.factor("b_h1").params["b"], (b(rbms[0], "h") + b(rbms[1], "v")) / 2)
+    assert np.allclose(g.factor("b_h3").params["b"], b(rbms[2], "h").reshape(2, 2).mean(axis=0))
+
+
+def test_a_directed_factor_recognition_bias_is_outside_the_model_and_its_training():
+    """c has no optimiser state (so checkpoints from before it existed, holding none, still match) and
+    is not counted as a model parameter; a DBN's bound needs up-pass samples."""
+    import pytest
+
+    from pgboltz import Bias, DataError
+    from pgboltz.estimators import deep_bound
+    from pgboltz.learning.optim import SGD, OptimConfig
+    from pgboltz.model import CompiledModel
+    from pgboltz.models import dbn
+    from pgboltz.models.deep import dbn_layers
+
+    g = dbn([6, 4, 3], seed=0, scale=0.5)
+    opt = SGD(CompiledModel(g, 2), OptimConfig(), 1)
+    assert "c" not in opt.velocity[-1] and "W" in opt.velocity[-1]
+    assert g.n_parameters() == 4 * 3 + 4 + 3 + 4 * 6 + 6
+    with pytest.raises(DataError, match="at least one sample"):
+        deep_bound(g, {"v": np.zeros((2, 6))}, samples=0)
+    deeper = dbn([5, 4, 3, 3])
+    assert dbn_layers(deeper) == ["v", "h1", "h2", "h3"]
+    deeper.add_factor(Bias("h1", np.zeros(4), name="extra"))  # a directed child with an energy term: not a DBN
+    assert dbn_layers(deeper) is None

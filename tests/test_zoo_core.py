@@ -298,6 +298,17 @@ def test_free_energy_and_ais_sum_out_the_odd_layer_of_a_dbm():
     assert np.allclose(free_energy(g, {"v": v}), exact_f, atol=1e-12)
     with pytest.raises(TooLargeError, match="limit is 2\\^3. Use a variational bound"):
         free_energy(g, {"v": v}, max_units=3)
+    import importlib
+
+    fe_module = importlib.import_module("pgboltz.estimators.free_energy")  # the module, not the function
+
+    limit = fe_module.MAX_ROWS
+    try:  # the work is rows x enumerated states: 5 x 16 = 80 > 50
+        fe_module.MAX_ROWS = 50
+        with pytest.raises(TooLargeError, match="for 5 rows enumerates 16 states"):
+            free_energy(g, {"v": v})
+    finally:
+        fe_module.MAX_ROWS = limit
     assert summed_groups(g) == ["h1"]
     lz = exact(g, second_moments=False).log_z
     data = (r.random((200, 6)) < 0.4).astype(float)

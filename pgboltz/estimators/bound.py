@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import GraphError
+from ..errors import DataError, GraphError
 from ..model import CompiledModel, independent_groups
 
 
@@ -58,7 +58,7 @@ def mean_field_bound(graph, data: dict, iterations: int = 100, damping: float = 
     bad = [f.label for f in touching if not f.multilinear or f.directed]
     if bad:
         raise GraphError(f"the mean-field bound of {graph.name!r} needs factors that are affine in each unit; "
-                         f"{', '.join(bad)} are not -- use importance_bound")
+                         f"{', '.join(bad)} are not -- bound it by importance sampling (pgboltz.estimators.importance_bound)")
     _two_state(graph, hidden, "mean-field bound")
     flat = graph.check_states(data, groups=list(data), what="data")
     n = next(iter(flat.values())).shape[0]
@@ -105,7 +105,7 @@ def factorised_sampler(graph, means: dict):
             field = units.field_of_mean(np, mu)
             x = units.sample_host(rng, field, mu.shape)
             states[g] = x
-            log_q = log_q + (x * field["linear"] - units.log_partition(np, field)).sum(axis=1)
+            log_q = log_q + units.log_prob(np, x, field).sum(axis=1)
         return states, log_q
     return draw
 
@@ -126,7 +126,7 @@ def dbn_up_pass(graph):
             units = graph.group(f.parent).units
             field = f.recognition(np, below)
             x = units.sample_host(rng, field, field["linear"].shape)
-            log_q = log_q + (x * field["linear"] - units.log_partition(np, field)).sum(axis=1)
+            log_q = log_q + units.log_prob(np, x, field).sum(axis=1)
             states[f.parent] = below = x
         return states, log_q
     return draw
@@ -145,7 +145,10 @@ def deep_bound(graph, data: dict, samples: int = 100, seed: int = 0) -> Bound:
     from ..models.deep import dbn_layers
 
     if dbn_layers(graph) is not None:
-        return dbn_bound(graph, data, max(1, samples), seed)
+        if samples < 1:
+            raise DataError("a DBN's bound draws its hidden layers from the up-pass: give at least one sample "
+                            "(bound_samples / --bound-samples >= 1)")
+        return dbn_bound(graph, data, samples, seed)
     mf = mean_field_bound(graph, data)
     if not samples:
         return mf

@@ -124,7 +124,8 @@ def evaluate(graph, data: dict, train: dict, ais_runs: int = 100, n_betas: int =
                   reverse_from=s.get_states(), progress=progress)
         s.backend.close()
         conservative = (neg_f - rev.log_z, neg_f - rev.upper, neg_f - rev.lower)
-        details += f"; reverse AIS from {reverse_sweeps} Gibbs sweeps started at data"
+        start = "" if any(f.directed for f in graph.factors) else " started at data"
+        details += f"; reverse AIS from {reverse_sweeps} Gibbs sweeps{start}"
     warnings = fwd.warning().replace("AIS weights", "forward AIS weights")
     if reverse:
         warnings += rev.warning().replace("AIS weights", "reverse AIS weights")

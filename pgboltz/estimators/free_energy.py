@@ -32,8 +32,9 @@ import numpy as np
 from ..errors import GraphError, TooLargeError
 from ..model import float64_model, independent_groups
 
-#: rows of (example, enumerated state) pairs evaluated at once
+#: rows of (example, enumerated state) pairs evaluated at once, and in all
 ROWS = 1 << 15
+MAX_ROWS = 1 << 26
 
 
 def free_energy(graph, given_states: dict, beta: float = 1.0, backend=None, model=None,
@@ -75,9 +76,14 @@ def _enumerated_free_energy(graph, given_states, rest, beta, max_units):
             f"the exact free energy of {graph.name!r} given {', '.join(given_states)} enumerates "
             f"2^{math.log2(total):.0f} states of {', '.join(S)} (after summing out {', '.join(T) or 'nothing'}); "
             f"the limit is 2^{max_units}. Use a variational bound (pgboltz.estimators.evaluate does) instead")
-    m = float64_model(graph)
     flat = graph.check_states(given_states, groups=list(given_states))
     n = next(iter(flat.values())).shape[0]
+    if n * total > MAX_ROWS:
+        raise TooLargeError(
+            f"the exact free energy of {graph.name!r} for {n} rows enumerates {total} states of {', '.join(S)} each "
+            f"({n * total:.3g} evaluations; the limit is {MAX_ROWS:.3g}). Use fewer rows or a variational bound "
+            "(pgboltz.estimators.evaluate falls back on one)")
+    m = float64_model(graph)
     per = max(1, min(total, ROWS // max(n, 1)))
     acc = np.full(n, -np.inf)
     for start in range(0, total, per):

@@ -30,7 +30,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..conditionals import conditional_prob
+from ..conditionals import natural_parameters
 from ..errors import DataError
 from ..factors import Bias, Dense, Replicated
 from ..graph import FactorGraph
@@ -57,8 +57,8 @@ def _stack(x, layers, config, progress):
         # an RBM's positive phase is exact whatever the deep model's own setting
         trainer = Trainer(r, {"v": feed(x)}, replace(config, seed=config.seed + k, positive="auto"))
         histories.append(trainer.fit(progress=progress))
-        p = conditional_prob(r, {"v": feed(x), "h": np.zeros((len(x), r.group("h").size))}, "h")
-        x = (rng.random(p.shape) < p).astype(np.float64)  # (only the top RBM's hidden side has copies)
+        theta = natural_parameters(r, {"v": feed(x), "h": np.zeros((len(x), r.group("h").size))}, "h")
+        x = r.group("h").units.sample_host(rng, {"linear": theta}, theta.shape)  # only the top RBM's h has copies
     return histories
 
 

@@ -47,7 +47,9 @@ class SGD:
     def __init__(self, model, config: OptimConfig, epochs: int, hidden=()):
         self.model, self.graph, self.config, self.epochs = model, model.graph, config, max(1, epochs)
         xp = model.backend.xp
-        self.velocity = [{k: xp.zeros_like(v) for k, v in p.items()} for p in model.params]
+        # parameters outside the gradient (a directed factor's recognition bias) get no optimiser state
+        self.velocity = [{k: xp.zeros_like(v) for k, v in p.items() if f.param_role(k) != "recognition"}
+                         for f, p in zip(model.graph.factors, model.params)]
         self.q = {g: None for g in hidden}
 
     def lr(self, epoch: int) -> float:

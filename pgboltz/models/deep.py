@@ -98,7 +98,8 @@ def _assemble(name, names, sizes, top, below):
 def dbn_layers(graph) -> list | None:
     """The layers of a DBN graph, visible first (``[v, h1, ..., hL]``), or None if ``graph`` is not one:
     a chain of directed factors ``h_{k+1} -> h_k`` from one visible group up to h_{L-1}, and one dense
-    factor between h_{L-1} and h_L (biases allowed anywhere above the visible layer)."""
+    factor between h_{L-1} and h_L, with biases on those two top layers only (a directed child's
+    conditional is its table alone)."""
     directed = [f for f in graph.factors if f.directed]
     if not directed or len(graph.visible) != 1 or graph.inputs:
         return None
@@ -113,7 +114,7 @@ def dbn_layers(graph) -> list | None:
     names.append(next(g for g in top[0].groups if g != names[-1]))
     others = [f for f in graph.factors if not f.directed and f is not top[0]]
     if len(set(names)) != len(names) or set(names) != set(graph.groups) \
-            or any(not isinstance(f, Bias) or f.groups[0] == names[0] for f in others):
+            or any(not isinstance(f, Bias) or f.groups[0] not in names[-2:] for f in others):
         return None
     return names
 
