@@ -198,6 +198,13 @@ def check_memory(need: int, what: str) -> None:
                         "use fewer chains or recorded sweeps")
 
 
+#: where mean-field iterations start: hidden means of 0 contribute nothing to their neighbours' fields, so
+#: the first pass is a bottom-up pass from the data (Salakhutdinov & Hinton start from their recognition
+#: pass). Measured on a pre-trained 784-500-1000 DBM: from 1/2 the iteration had not converged after 100
+#: passes and its bound was 65 nats lower per image; from 0 it converged in 44.
+MEAN_FIELD_START = 0.0
+
+
 class CompiledModel:
     """A graph compiled onto a backend for ``chains`` chains.
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError, GraphError
-from ..model import CompiledModel, independent_groups
+from ..model import MEAN_FIELD_START, CompiledModel, independent_groups
 
 
 @dataclass
@@ -63,8 +63,8 @@ def mean_field_bound(graph, data: dict, iterations: int = 100, damping: float = 
     flat = graph.check_states(data, groups=list(data), what="data")
     n = next(iter(flat.values())).shape[0]
     m = CompiledModel(graph, n, backend=backend, dtype="float64", clamp=flat)
-    for g in hidden:  # the unit type's mean at zero field: 1/2 for Bernoulli, 0 for spins
-        m.states[g][...] = float(graph.group(g).units.mean(np, np.zeros(1))[0])
+    for g in hidden:  # 0: the first pass is bottom-up from the data
+        m.states[g][...] = MEAN_FIELD_START
     m.mean_field(iterations, damping, tol)
     mu = {g: m.backend.to_numpy(m.states[g]).astype(np.float64) for g in hidden}
     m.backend.close()

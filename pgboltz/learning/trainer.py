@@ -31,7 +31,7 @@ import numpy as np
 from ..checkpoint import CheckpointError, load_model, save_checkpoint
 from ..errors import DataError, PgboltzError
 from ..graph.serialize import graph_to_dict
-from ..model import independent_groups
+from ..model import MEAN_FIELD_START, independent_groups
 from ..sampling import GibbsSampler
 from .optim import SGD, OptimConfig
 from .statistics import can_average_hidden, conditional_means, hidden_groups, uniform_weights
@@ -134,11 +134,11 @@ class Trainer:
         c = self.config
         if self.average_hidden:
             states = conditional_means(self.model, batch, self.hidden)
-        elif c.positive == "mean_field":  # q(h) = prod of independent units, from 1/2 each batch
+        elif c.positive == "mean_field":  # q(h) = prod of independent units, from 0 each batch
             pos = self.pos.model
             pos.load_states(batch)
-            for g in self.hidden:  # the unit type's mean at zero field: 1/2 for Bernoulli, 0 for spins
-                pos.states[g][...] = float(self.graph.group(g).units.mean(np, np.zeros(1))[0])
+            for g in self.hidden:  # see MEAN_FIELD_START
+                pos.states[g][...] = MEAN_FIELD_START
             pos.mean_field(c.mean_field_iterations, c.mean_field_damping, tol=1e-6)
             states = pos.states  # multilinear factors: E_q[s(h)] = s(E_q[h])
         else:
