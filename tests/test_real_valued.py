@@ -116,3 +116,80 @@ def test_gb_rbm_trained_on_whitened_patches_beats_the_independent_gaussian_exact
     assert e.method == "exact" and e.log_likelihood > e.base_rate + 1.0, (e.log_likelihood, e.base_rate)
     sigma = np.exp(g.factor("sigma").params["log_sigma"])
     assert np.all(np.isfinite(sigma)) and np.all(sigma > 0)
+
+
+def _mcrbm(seed=0, nx=3, F=4, K=2, nm=2):
+    """A small mean-covariance RBM: Gaussian x, mean hiddens hm (dense), covariance hiddens hc."""
+    from pgboltz import Bias, Covariance, Dense, FactorGraph, Quadratic
+
+    r = np.random.default_rng(seed)
+    g = FactorGraph("mcrbm")
+    g.add_group("x", nx, "gaussian", "visible")
+    g.add_group("hm", nm)
+    g.add_group("hc", K)
+    g.add_factor(Quadratic("x", r.normal(0, 0.2, nx)))
+    g.add_factor(Bias("x", r.normal(0, 0.5, nx)))
+    g.add_factor(Dense("x", "hm", r.normal(0, 0.7, (nx, nm))))
+    g.add_factor(Bias("hm", r.normal(0, 0.5, nm)))
+    g.add_factor(Covariance("x", "hc", r.normal(0, 0.7, (nx, F)), np.abs(r.normal(0, 1.0, (F, K)))))
+    g.add_factor(Bias("hc", r.normal(0, 0.5, K)))
+    return g
+
+
+def _exact_x_moments(g):
+    """E[x] and E[x x^T]: the 16 hidden states weighted by p(h) (x integrated out), each with the
+    Gaussian x | h whose precision and linear term are the derived slots."""
+    from pgboltz.model import CompiledModel
+
+    hs = np.array(list(itertools.product([0.0, 1.0], repeat=4)))
+    states = {"hm": hs[:, :2], "hc": hs[:, 2:]}
+    log_p = -free_energy(g, states)
+    w = np.exp(log_p - log_p.max())
+    w /= w.sum()
+    m = CompiledModel(g, 16, dtype="float64", init={"x": np.zeros((16, 3)), **states})
+    slots = m.field("x", {"x": np.zeros((16, 3)), **states})
+    lam = np.stack([np.diag(p) for p in slots["precision"]]) + slots["precision_matrix"]
+    cov = np.linalg.inv(lam)
+    mu = (cov @ slots["linear"][:, :, None])[:, :, 0]
+    return w @ mu, np.einsum("k,kij->ij", w, cov + mu[:, :, None] * mu[:, None, :])
+
+
+def test_hmc_gradient_is_the_free_energy_gradient():
+    from pgboltz.sampling import HMC
+
+    g = _mcrbm()
+    s = HMC(g, "x", chains=5, seed=0)
+    x = np.random.default_rng(1).normal(size=(5, 3))
+    grad, eps = s.gradient(x), 1e-6
+    for i in range(3):
+        d = np.zeros(3)
+        d[i] = eps
+        fd = (s.free_energy(x + d) - s.free_energy(x - d)) / (2 * eps)
+        assert np.abs(fd - grad[:, i]).max() < 1e-7
+
+
+def test_hmc_on_the_free_energy_samples_a_small_mcrbm_exactly():
+    from pgboltz.sampling import HMC
+
+    g = _mcrbm()
+    mean, second = _exact_x_moments(g)
+    assert np.allclose(mean, exact(g, second_moments=False, summed=["x"]).mean_of(g, "x"), atol=1e-10)  # two routes
+    n = 4000
+    s = HMC(g, "x", chains=n, step=0.15, leapfrog=10, seed=2)
+    s.sweep(150)
+    x = s.get_states()
+    assert 0.7 < s.acceptance < 1.0, s.acceptance
+    # n independent chains, one final state each: z = error / (sd / sqrt(n)) for 3 means and 6 second
+    # moments; Bonferroni over 9 normal z-scores at family-wise 1e-3 gives 3.9
+    iu = np.triu_indices(3)
+    est = np.concatenate([x.mean(axis=0), (x[:, :, None] * x[:, None, :]).mean(axis=0)[iu]])
+    ref = np.concatenate([mean, second[iu]])
+    per = np.concatenate([x, (x[:, :, None] * x[:, None, :])[:, iu[0], iu[1]]], axis=1)
+    z = np.abs(est - ref) / (per.std(axis=0) / np.sqrt(n))
+    assert z.max() < 3.9, z
+    # and the Gibbs sampler (x | h drawn by batched Cholesky) agrees with the same exact moments
+    gs = GibbsSampler(g, chains=n, seed=3, dtype="float64")
+    gs.sweep(150)
+    xg = gs.get_states()["x"]
+    zg = np.abs(xg.mean(axis=0) - mean) / (xg.std(axis=0) / np.sqrt(n))
+    assert zg.max() < 3.9, zg
