@@ -23,6 +23,7 @@ import numpy as np
 
 from . import __version__
 from .errors import PgboltzError, TooLargeError
+from .data import DATASETS
 from .specs import DEFAULT_GRAPH, example_names, load
 
 #: `pgboltz verify` without arguments checks the examples up to this size (a few seconds each)
@@ -74,7 +75,7 @@ AT_LEAST_TWO = _number(int, 2, what="an integer >= 2 (an interval needs two runs
 def _train_options(trn):
     """The options of `pgboltz train` (also read alone, to see which were given on the command line)."""
     trn.add_argument("graph", metavar="GRAPH", help="spec file or example name (e.g. rbm-digits, rbm-784x500)")
-    trn.add_argument("--data", required=True, choices=("digits", "mnist5k", "fashion", "patches"))
+    trn.add_argument("--data", required=True, choices=DATASETS)
     trn.add_argument("--method", choices=("cd", "pcd", "pt"), help="cd, pcd or pt (default pcd)")
     trn.add_argument("-k", type=POSITIVE, help="Gibbs sweeps per update (default 1)")
     trn.add_argument("--epochs", type=POSITIVE, default=20)
@@ -187,7 +188,7 @@ def _parser():
                     "DBMs whose hidden layers cannot be enumerated given v, log p~(v) is a variational lower bound "
                     "(mean-field for a DBM, the up-pass for a DBN) with an importance-sampled estimate beside it.")
     ev.add_argument("checkpoint", metavar="CHECKPOINT")
-    ev.add_argument("--data", required=True, choices=("digits", "mnist5k", "fashion", "patches"))
+    ev.add_argument("--data", required=True, choices=DATASETS)
     ev.add_argument("--split", choices=("test", "train"), default="test")
     ev.add_argument("--ais-runs", type=AT_LEAST_TWO, default=100)
     ev.add_argument("--betas", type=AT_LEAST_TWO, default=14500, help="intermediate distributions (default 14500)")

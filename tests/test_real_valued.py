@@ -233,3 +233,19 @@ def test_mcrbm_hidden_marginal_equals_the_analytic_reduction_in_pgmpy_and_gibbs_
     freq = np.bincount(code, minlength=16) / 20000
     z = np.abs(freq - ours) / np.sqrt(ours * (1 - ours) / 20000)
     assert z.max() < 4.0, z.max()  # 16 normal z-scores: Bonferroni at family-wise 1e-3
+
+
+def test_real_valued_mnist_is_standardised_per_pixel_on_the_training_split():
+    import pytest
+
+    from pgboltz import DataError, data
+    from pgboltz.models import gb_rbm, rbm
+
+    d = data.load("mnist5k-real")
+    assert d.real and d.train.shape == (4000, 28, 28)
+    flat = d.train.reshape(4000, -1)
+    assert np.abs(flat.mean(axis=0)).max() < 1e-9 and flat.std(axis=0).max() <= 1.0 + 1e-9
+    assert np.abs(d.test).max() < 10.1  # the sd floor of 0.1 bounds any value by 1 / 0.1
+    assert d.for_graph(gb_rbm(784, 10))["v"].shape == (4000, 784)
+    with pytest.raises(DataError, match="use gaussian visible units"):
+        d.for_graph(rbm(784, 10))
