@@ -18,8 +18,7 @@ standardise each pixel with the training images' mean and standard deviation (fl
 0.1, so pixels that almost never vary stay near 0): the usual input of a Gaussian-Bernoulli RBM.
 
 ``patches`` is real-valued, for Gaussian visibles (seed section 5): grey-level
-patches scaled to [0, 1], centred per patch (the mean brightness removed), then
-ZCA-whitened with a transform fitted to the training patches (:class:`Whitening`).
+patches scaled to [0, 1], then ZCA-whitened with a transform fitted to the training patches (:class:`Whitening`).
 Each image is cut into 32x32 tiles and a fifth of them (a fixed draw) is held out:
 train and test patches lie inside tiles of their own, so they never overlap.
 """
@@ -208,9 +207,9 @@ def patches(size: int = 8, n_train: int = 20000, n_test: int = 4000, images=PATC
             out.append(np.stack([im[tiles[t][0] + a:tiles[t][0] + a + size, tiles[t][1] + b:tiles[t][1] + b + size]
                                  for t, (a, b) in zip(chosen, off)]))
     tr, te = np.concatenate(train), np.concatenate(test)
-    tr = tr - tr.mean(axis=(1, 2), keepdims=True)
-    te = te - te.mean(axis=(1, 2), keepdims=True)
-    how = f"{size}x{size} patches of {', '.join(images)}, centred per patch"
+    # no per-patch centring: it would put the data on a subspace (every patch summing to 0), along which a
+    # model with a full precision (the mcRBM) could gain likelihood without bound
+    how = f"{size}x{size} patches of {', '.join(images)}"
     if whiten:
         w = Whitening(tr)
         tr, te = w(tr), w(te)

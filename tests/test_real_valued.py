@@ -79,9 +79,8 @@ def test_whitened_patches_are_real_valued_white_and_split_by_tiles():
     cov = np.cov(d.train.reshape(len(d.train), -1), rowvar=False)
     lam = np.linalg.eigvalsh(cov)
     # ZCA with eps = 1e-2 of the largest eigenvalue maps an eigenvalue l to l / (l + eps l_max): at most 1,
-    # the strongest directions near 1 (measured 0.99), the weakest damped to about 1/4; the one direction
-    # removed by centring each patch keeps variance 0
-    assert lam.max() < 1.0 and lam[-1] > 0.98 and np.sum(lam > 0.2) == 63 and abs(lam[0]) < 1e-9
+    # the strongest directions near 1 (measured 0.99), the weakest (high frequencies) damped (measured 0.022)
+    assert lam.max() < 1.0 and lam[-1] > 0.98 and 0.01 < lam[0] < 0.1
     with pytest.raises(DataError, match="use gaussian visible units"):
         d.for_graph(rbm(64, 4))
     w = data.Whitening(d.train[:500])
@@ -101,8 +100,9 @@ def test_missing_scikit_image_names_the_package(monkeypatch):
 
 
 def test_gb_rbm_trained_on_whitened_patches_beats_the_independent_gaussian_exactly():
-    """Exact test log-likelihood (2^20 hidden states enumerated, v integrated out): measured -71.1 against
-    the fitted independent Gaussian's -73.3 after 30 epochs; a correct trainer is well clear of +1 nat."""
+    """Exact test log-likelihood (2^20 hidden states enumerated, v integrated out): measured -23.9 against
+    the fitted independent Gaussian's -32.8 after 30 epochs (a full-covariance Gaussian: -14.3; 20 binary
+    hiddens do not reach it); a correct trainer is well clear of +1 nat."""
     from pgboltz import data
     from pgboltz.estimators import evaluate
     from pgboltz.learning import OptimConfig, TrainConfig, Trainer
@@ -249,3 +249,35 @@ def test_real_valued_mnist_is_standardised_per_pixel_on_the_training_split():
     assert d.for_graph(gb_rbm(784, 10))["v"].shape == (4000, 784)
     with pytest.raises(DataError, match="use gaussian visible units"):
         d.for_graph(rbm(784, 10))
+
+
+def test_mcrbm_trained_with_hmc_on_patches_beats_a_full_gaussian_exactly_and_matches_gibbs_training():
+    """4x4 whitened patches, an mcRBM with 16 factors, 4 covariance and 4 mean hiddens: 2^8 hidden states,
+    so the test log-likelihood is exact (each state's Gaussian integrated by Cholesky). Measured after 15
+    epochs: HMC -3.39, Gibbs -3.55, a full-covariance Gaussian fitted to the training patches -12.02, the
+    independent Gaussian -14.46. The mcRBM's gated precision models the patches' heavy tails."""
+    from pgboltz import data
+    from pgboltz.estimators import evaluate
+    from pgboltz.learning import OptimConfig, TrainConfig, Trainer
+    from pgboltz.models import mcrbm
+
+    d = data.patches(size=4, n_train=10000, n_test=2000)
+    tr, te = d.train.reshape(len(d.train), -1), d.test.reshape(len(d.test), -1)
+    L = np.linalg.cholesky(np.cov(tr, rowvar=False))
+    z = np.linalg.solve(L, (te - tr.mean(axis=0)).T)
+    full_gaussian = float(np.mean(-0.5 * (z**2).sum(axis=0)) - np.log(np.diag(L)).sum() - 8 * np.log(2 * np.pi))
+    results = {}
+    for negative in ("hmc", "gibbs"):
+        g = mcrbm(16, 16, 4, 4)
+        cfg = TrainConfig(method="pcd", epochs=15, seed=0, dtype="float64", negative=negative, hmc_step=0.1,
+                          hmc_leapfrog=10, optim=OptimConfig(lr=0.02))
+        t = Trainer(g, d.for_graph(g), cfg)
+        t.fit()
+        if negative == "hmc":
+            assert 0.6 < t.hmc.acceptance < 1.0, t.hmc.acceptance
+        e = evaluate(g, d.for_graph(g, "test"), d.for_graph(g))
+        assert e.method == "exact"
+        results[negative] = e.log_likelihood
+        assert g.factor("C").params["P"].min() >= 0  # pooling weights projected back to >= 0
+    assert results["hmc"] > full_gaussian + 4.0 and abs(results["hmc"] - results["gibbs"]) < 1.0, \
+        (results, full_gaussian)

@@ -60,6 +60,9 @@ class TrainConfig:
     positive: str = "auto"  # "auto" or "mean_field"
     mean_field_iterations: int = 30  # positive = "mean_field": fixed-point iterations per batch (at most)
     mean_field_damping: float = 0.0
+    negative: str = "gibbs"  # "gibbs", or "hmc": hybrid Monte Carlo on the visible group's free energy
+    hmc_step: float = 0.05
+    hmc_leapfrog: int = 20
     seed: int = 0
     backend: str = "numpy"
     dtype: str = "float32"
@@ -72,6 +75,10 @@ class TrainConfig:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.positive not in POSITIVE:
             raise ValueError(f"positive must be one of {', '.join(POSITIVE)}, got {self.positive!r}")
+        if self.negative not in ("gibbs", "hmc"):
+            raise ValueError(f"negative must be 'gibbs' or 'hmc', got {self.negative!r}")
+        if self.negative == "hmc" and (self.method == "pt" or not self.hmc_step > 0 or int(self.hmc_leapfrog) < 1):
+            raise ValueError("negative = 'hmc' needs method cd or pcd, hmc_step > 0 and hmc_leapfrog >= 1")
         for name in ("k", "epochs", "batch_size", "temperatures", "positive_sweeps"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
@@ -113,6 +120,15 @@ class Trainer:
         self.train_dev = {g: self.be.asarray(x) for g, x in self.train.items()}
         self.tempering = Tempering(self.neg, geometric_betas(K, c.beta_min), np.random.default_rng(c.seed)) \
             if c.method == "pt" else None
+        self.hmc = None
+        if c.negative == "hmc":
+            from ..sampling import HMC
+
+            if len(graph.visible) != 1 or graph.inputs:
+                raise DataError("negative = 'hmc' moves one real-valued visible group; "
+                                f"{graph.name!r} has visible {graph.visible} and inputs {graph.inputs}")
+            self.hmc = HMC(graph, graph.visible[0], chains, step=c.hmc_step, leapfrog=c.hmc_leapfrog, seed=c.seed,
+                           model=self.model)
         self.pos = None
         if not self.average_hidden:
             clamp = {g: self.train[g][:c.batch_size] for g in graph.visible}
@@ -154,10 +170,13 @@ class Trainer:
             m.load_states({g: batch[g] for g in self.graph.visible})
         if self.graph.inputs:
             m.load_states({g: batch[g] for g in self.graph.inputs})
-        for _ in range(c.k):
-            s.sweep(1)
-            if self.tempering is not None:
-                self.tempering.swap()
+        if self.hmc is not None:  # k HMC transitions of x, the hidden groups summed out
+            self.hmc.sweep(c.k)
+        else:
+            for _ in range(c.k):
+                s.sweep(1)
+                if self.tempering is not None:
+                    self.tempering.swap()
         mask = self.tempering.cold_mask() if self.tempering is not None else None
         states = m.states
         if self.average_hidden:
@@ -181,6 +200,8 @@ class Trainer:
                 s.backend.reseed([c.seed, self.epoch, 1 if s is self.neg else 2])
         if self.tempering is not None:
             self.tempering.rng = np.random.default_rng([c.seed, self.epoch, 3])
+        if self.hmc is not None:
+            self.hmc.rng = np.random.default_rng([c.seed, self.epoch, 4])
         order = np.random.default_rng([c.seed, self.epoch]).permutation(self.n)
         n_batches = self.n // c.batch_size  # the incomplete last batch is dropped
         with self.model.running():

@@ -2,8 +2,8 @@
 
 from .bm import boltzmann_machine
 from .deep import dbm, dbn, dbn_from_rbms
-from .gaussian import gb_rbm
+from .gaussian import gb_rbm, mcrbm
 from .ising import ising
 from .rbm import rbm
 
-__all__ = ["rbm", "boltzmann_machine", "ising", "dbn", "dbm", "dbn_from_rbms", "gb_rbm"]
+__all__ = ["rbm", "boltzmann_machine", "ising", "dbn", "dbm", "dbn_from_rbms", "gb_rbm", "mcrbm"]

@@ -28,7 +28,9 @@ class HMC:
     """HMC over one real-valued group ``group`` of ``graph``, the other groups summed out."""
 
     def __init__(self, graph, group: str, chains: int, step: float = 0.05, leapfrog: int = 20, seed: int = 0,
-                 dtype: str = "float64", init=None):
+                 dtype: str = "float64", init=None, model=None):
+        """``model``: a compiled model of ``graph`` to run on (a trainer's, sharing its parameters and its
+        chains: the states of ``group`` are read and written there); otherwise one is made."""
         grp = graph.group(group)
         if grp.units.support is not None:
             raise GraphError(f"HMC moves real-valued units; group {group!r} has {grp.units.name} units")
@@ -39,12 +41,22 @@ class HMC:
         if not step > 0 or int(leapfrog) < 1:
             raise ValueError(f"step must be > 0 and leapfrog a positive integer, got {step}, {leapfrog}")
         self.graph, self.group, self.step, self.leapfrog = graph, group, float(step), int(leapfrog)
-        self.model = CompiledModel(graph, chains, dtype=dtype, seed=seed)
+        self.model = CompiledModel(graph, chains, dtype=dtype, seed=seed) if model is None else model
         self.xp = self.model.backend.xp
         self.rng = np.random.default_rng(seed)
-        x = self.model.backend.to_numpy(self.model.states[group]) if init is None else np.asarray(init, float)
-        self.x = self.model.backend.asarray(np.broadcast_to(x.reshape(-1, grp.size), (chains, grp.size)).copy())
+        if init is not None:
+            x = np.asarray(init, dtype=np.float64).reshape(-1, grp.size)
+            self.model.states[group][...] = self.model.backend.asarray(np.broadcast_to(x, (self.chains, grp.size)))
         self.accepted, self.proposed = 0, 0
+
+    @property
+    def chains(self) -> int:
+        return self.model.chains
+
+    @property
+    def x(self):
+        """The chains' current states of the group (the model's array)."""
+        return self.model.states[self.group]
 
     def _states(self, x):
         return {self.group: x}
@@ -69,7 +81,7 @@ class HMC:
         """``n`` HMC transitions of every chain."""
         xp, be = self.xp, self.model.backend
         for _ in range(int(n)):
-            x0 = self.x
+            x0 = self.x.copy()
             p = be.asarray(self.rng.standard_normal(x0.shape))
             h0 = self.free_energy(x0) + 0.5 * (p * p).sum(axis=1)
             x = x0.copy()
@@ -83,7 +95,7 @@ class HMC:
             with np.errstate(over="ignore", invalid="ignore"):
                 accept = be.asarray(self.rng.random(x0.shape[0])) < xp.exp(xp.minimum(h0 - h1, 0.0))
             accept &= xp.isfinite(h1)
-            self.x = xp.where(accept[:, None], x, x0)
+            self.x[...] = xp.where(accept[:, None], x, x0)
             self.accepted += int(accept.sum())
             self.proposed += x0.shape[0]
 
