@@ -91,6 +91,11 @@ def _train_options(trn):
     trn.add_argument("--positive", choices=("auto", "mean-field"),
                      help="positive phase when hidden groups are coupled given the data (a DBM): clamped Gibbs "
                           "sweeps (auto) or mean-field fixed points as in Salakhutdinov & Hinton (default auto)")
+    trn.add_argument("--negative", choices=("gibbs", "hmc"),
+                     help="negative phase: blocked Gibbs, or hybrid Monte Carlo on the free energy of a real-valued "
+                          "visible group with the hiddens summed out (the mcRBM's, Ranzato & Hinton) (default gibbs)")
+    trn.add_argument("--hmc-step", type=POSITIVE_REAL, help="HMC leapfrog step size (default 0.05)")
+    trn.add_argument("--hmc-leapfrog", type=POSITIVE, help="HMC leapfrog steps per transition (default 20)")
     trn.add_argument("--pretrain", type=COUNT, default=0, metavar="E",
                      help="DBMs: first pre-train each layer E epochs as a doubled RBM (Salakhutdinov & Hinton 2009)")
     trn.add_argument("--pretrain-lr", type=POSITIVE_REAL, metavar="LR",
@@ -287,7 +292,8 @@ FROM_CHECKPOINT = {"method": ("method",), "k": ("k",), "batch_size": ("batch_siz
                    "temperatures": ("temperatures",), "seed": ("seed",), "backend": ("backend",),
                    "dtype": ("dtype",), "lr": ("optim", "lr"), "momentum": ("optim", "momentum"),
                    "weight_decay": ("optim", "weight_decay"), "schedule": ("optim", "schedule"),
-                   "sparsity_target": ("optim", "sparsity_target"), "positive": ("positive",)}
+                   "sparsity_target": ("optim", "sparsity_target"), "positive": ("positive",),
+                   "negative": ("negative",), "hmc_step": ("hmc_step",), "hmc_leapfrog": ("hmc_leapfrog",)}
 
 
 def _resume_settings(args, graph, meta, given):
@@ -325,7 +331,8 @@ def _resume_settings(args, graph, meta, given):
 #: defaults of the settings a checkpoint keeps (left unset on the command line so a resume can tell)
 TRAIN_DEFAULTS = {"method": "pcd", "k": 1, "batch_size": 100, "chains": None, "temperatures": 8, "seed": 0,
                   "backend": "numpy", "dtype": "float32", "lr": 0.05, "momentum": 0.5, "weight_decay": 1e-4,
-                  "schedule": "constant", "sparsity_target": None, "positive": "auto"}
+                  "schedule": "constant", "sparsity_target": None, "positive": "auto",
+                  "negative": "gibbs", "hmc_step": 0.05, "hmc_leapfrog": 20}
 
 
 def cmd_train(args):
@@ -369,13 +376,17 @@ def cmd_train(args):
             if k not in given:
                 setattr(args, k, v)
         graph = load(args.graph, args.allow_outside_paths)
-        config = TrainConfig(method=args.method, k=args.k, epochs=args.epochs, batch_size=args.batch_size,
-                             chains=args.chains, temperatures=args.temperatures, seed=args.seed,
-                             backend=args.backend, dtype=args.dtype,
-                             optim=OptimConfig(lr=args.lr, momentum=args.momentum, final_momentum=args.momentum,
-                                               weight_decay=args.weight_decay, schedule=args.schedule,
-                                               sparsity_target=args.sparsity_target),
-                             positive=args.positive.replace("-", "_"))
+        try:
+            config = TrainConfig(method=args.method, k=args.k, epochs=args.epochs, batch_size=args.batch_size,
+                                 chains=args.chains, temperatures=args.temperatures, seed=args.seed,
+                                 backend=args.backend, dtype=args.dtype,
+                                 optim=OptimConfig(lr=args.lr, momentum=args.momentum, final_momentum=args.momentum,
+                                                   weight_decay=args.weight_decay, schedule=args.schedule,
+                                                   sparsity_target=args.sparsity_target),
+                                 positive=args.positive.replace("-", "_"), negative=args.negative,
+                                 hmc_step=args.hmc_step, hmc_leapfrog=args.hmc_leapfrog)
+        except ValueError as exc:  # combinations argparse cannot see (e.g. --negative hmc with --method pt)
+            raise DataError(str(exc)) from None
         from .models.deep import dbm_layers, dbn_layers
 
         if args.pretrain_lr is not None and not args.pretrain:

@@ -164,3 +164,17 @@ def test_deep_model_options_that_would_be_ignored_are_refused(tmp_path, capsys):
     assert "give --pretrain E too" in capsys.readouterr().err
     assert main(["train", "rbm-digits", "--pretrain", "1"] + out) == 2
     assert "at least two hidden layers" in capsys.readouterr().err
+
+
+def test_an_mcrbm_trains_with_hmc_from_the_command_line(tmp_path, capsys):
+    ck = tmp_path / "mc.npz"
+    args = ["train", "mcrbm-patches", "--data", "patches", "--negative", "hmc", "--hmc-step", "0.1",
+            "--hmc-leapfrog", "5", "--lr", "0.02", "--epochs", "1", "--out", str(ck), "--no-progress"]
+    assert main(args) == 0
+    assert "ZCA-whitened" in capsys.readouterr().out
+    assert main(["evaluate", str(ck), "--data", "patches", "--no-progress"]) == 0
+    assert "exact log-likelihood" in capsys.readouterr().out
+    assert main(args[:-3] + ["--method", "pt", "--out", str(tmp_path / "pt.npz"), "--no-progress"]) == 2
+    assert "needs method cd or pcd" in capsys.readouterr().err
+    assert main(["train", "rbm-digits", "--data", "patches", "--out", str(tmp_path / "r.npz")]) == 2
+    assert "use gaussian visible units" in capsys.readouterr().err
