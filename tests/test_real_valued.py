@@ -281,3 +281,22 @@ def test_mcrbm_trained_with_hmc_on_patches_beats_a_full_gaussian_exactly_and_mat
         assert g.factor("C").params["P"].min() >= 0  # pooling weights projected back to >= 0
     assert results["hmc"] > full_gaussian + 4.0 and abs(results["hmc"] - results["gibbs"]) < 1.0, \
         (results, full_gaussian)
+
+
+def test_a_sigma_floor_holds_through_training_and_checkpoints():
+    """A unit that never varies in the data drives its sigma towards 0 without a floor."""
+    from pgboltz.graph.serialize import graph_from_dict, graph_to_dict
+    from pgboltz.learning import OptimConfig, TrainConfig, Trainer
+
+    x = np.random.default_rng(0).normal(size=(400, 3))
+    x[:, 0] = 0.0  # a constant unit
+    sigmas = {}
+    for floor in (None, 0.8):
+        g = gb_rbm(3, 2, min_sigma=floor)
+        Trainer(g, {"v": x}, TrainConfig(method="pcd", epochs=20, seed=0, dtype="float64",
+                                         optim=OptimConfig(lr=0.1))).fit()
+        sigmas[floor] = np.exp(g.factor("sigma").params["log_sigma"])
+        h = graph_from_dict(*graph_to_dict(g))
+        assert h.factor("sigma").min_sigma == floor
+    assert sigmas[None][0] < 0.5  # measured 0.32 and still falling
+    assert abs(sigmas[0.8][0] - 0.8) < 1e-12 and np.all(sigmas[0.8] >= 0.8)

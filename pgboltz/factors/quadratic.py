@@ -28,10 +28,16 @@ class _PrecisionTerm(BiasTerm):
 
 class Quadratic(Factor):
     kind = "quadratic"
-    spec_keys = ("group",)
+    spec_keys = ("group", "min_sigma")
 
-    def __init__(self, group: str, log_sigma, name=None):
+    def __init__(self, group: str, log_sigma, min_sigma: float | None = None, name=None):
         super().__init__((group,), {"log_sigma": log_sigma}, name)
+        if min_sigma is not None and not (isinstance(min_sigma, (int, float)) and np.isfinite(min_sigma)
+                                          and min_sigma > 0):
+            raise GraphError(f"{self.label}: min_sigma must be a positive number, got {min_sigma!r}")
+        #: a floor on sigma that training keeps (None: none). Units that barely vary in the training data
+        #: otherwise shrink sigma towards 0 and give unseen values a vanishing density.
+        self.min_sigma = None if min_sigma is None else float(min_sigma)
 
     @property
     def group(self):
@@ -45,6 +51,18 @@ class Quadratic(Factor):
         if s.size != self.sizes[self.group]:
             self._expect_shape("log_sigma", self.shapes[self.group])
         self.params["log_sigma"] = s.reshape(-1)
+        if self.min_sigma is not None and np.any(self.params["log_sigma"] < np.log(self.min_sigma)):
+            raise GraphError(f"{self.label}: log_sigma lies below log(min_sigma = {self.min_sigma:g}) somewhere")
+
+    def project(self, xp, params):
+        if self.min_sigma is not None:
+            xp.maximum(params["log_sigma"], np.log(self.min_sigma), out=params["log_sigma"])
+
+    def structure(self):
+        return {} if self.min_sigma is None else {"min_sigma": self.min_sigma}
+
+    def describe(self):
+        return "" if self.min_sigma is None else f"sigma >= {self.min_sigma:g}"
 
     def energy(self, xp, states, params):
         x = states[self.group]
@@ -71,4 +89,7 @@ class Quadratic(Factor):
     @classmethod
     def from_spec(cls, spec):
         g = spec.group()
-        return cls(g, spec.param("log_sigma", spec.shape(g)), name=spec.name)
+        floor = spec.get("min_sigma", (int, float), None, "a positive number (a floor on sigma kept in training)")
+        if floor is not None and not floor > 0:
+            raise spec.error("min_sigma", f"must be a positive number, got {floor!r}")
+        return cls(g, spec.param("log_sigma", spec.shape(g)), floor, name=spec.name)
