@@ -412,8 +412,13 @@ class CompiledModel:
 
     def get_states(self) -> dict:
         """Host copy of all states, ``{group: (chains, *shape)}``."""
-        return {g: self.backend.to_numpy(x).reshape((self.chains,) + self.graph.group(g).shape)
-                for g, x in self.states.items()}
+        out = {}
+        for g, x in self.states.items():
+            host = self.backend.to_numpy(x)
+            if np.shares_memory(host, x) if isinstance(x, np.ndarray) else False:
+                host = host.copy()  # the NumPy backend's own array: later sweeps would overwrite it
+            out[g] = host.reshape((self.chains,) + self.graph.group(g).shape)
+        return out
 
     # -- the two modes ---------------------------------------------------------
     def running(self):

@@ -251,7 +251,7 @@ def test_real_valued_mnist_is_standardised_per_pixel_on_the_training_split():
         d.for_graph(rbm(784, 10))
 
 
-def test_mcrbm_trained_with_hmc_on_patches_beats_a_full_gaussian_exactly_and_matches_gibbs_training():
+def test_mcrbm_trained_with_hmc_or_gibbs_on_patches_beats_a_full_gaussian_exactly():
     """4x4 whitened patches, an mcRBM with 16 factors, 4 covariance and 4 mean hiddens: 2^8 hidden states,
     so the test log-likelihood is exact (each state's Gaussian integrated by Cholesky). Measured after 15
     epochs: HMC -3.39, Gibbs -3.55, a full-covariance Gaussian fitted to the training patches -12.02, the
@@ -279,8 +279,9 @@ def test_mcrbm_trained_with_hmc_on_patches_beats_a_full_gaussian_exactly_and_mat
         assert e.method == "exact"
         results[negative] = e.log_likelihood
         assert g.factor("C").params["P"].min() >= 0  # pooling weights projected back to >= 0
-    assert results["hmc"] > full_gaussian + 4.0 and abs(results["hmc"] - results["gibbs"]) < 1.0, \
-        (results, full_gaussian)
+    # over training seeds 0-3 the margin over the full Gaussian was 7.6-9.2 (HMC) and 5.6-8.5 (Gibbs) nats;
+    # the two trainings differ by 0.15-3.6 nats, so their closeness is not asserted
+    assert results["hmc"] > full_gaussian + 4.0 and results["gibbs"] > full_gaussian + 4.0, (results, full_gaussian)
 
 
 def test_a_sigma_floor_holds_through_training_and_checkpoints():
@@ -300,3 +301,26 @@ def test_a_sigma_floor_holds_through_training_and_checkpoints():
         assert h.factor("sigma").min_sigma == floor
     assert sigmas[None][0] < 0.5  # measured 0.21 and still falling
     assert abs(sigmas[0.8][0] - 0.8) < 1e-12 and np.all(sigmas[0.8] >= 0.8)
+
+
+def test_exact_sums_continuous_groups_and_refuses_moments_it_cannot_give():
+    import pytest
+
+    from pgboltz.models import mcrbm
+    from pgboltz.sampling import HMC
+
+    g = mcrbm(3, 4, 2, 2)  # 4 hidden units outnumber the 3 Gaussian ones, which must still be summed
+    ex = exact(g, second_moments=False)
+    assert ex.summed == ["v"] and ex.enumerated == ["hc", "hm"]
+    with pytest.raises(ValueError, match="second moments with v summed out are not computed"):
+        exact(g, summed=["v"])
+    s = GibbsSampler(g, chains=4, seed=0)
+    before = s.get_states()["v"]
+    kept = before.copy()
+    s.sweep(3)
+    assert np.array_equal(before, kept)  # a host copy, not the sampler's array
+    h = HMC(g, "v", chains=4, seed=0)
+    x = h.get_states()
+    kept = x.copy()
+    h.sweep(2)
+    assert np.array_equal(x, kept)

@@ -62,10 +62,12 @@ def choose_summed_groups(graph, free, second_moments=True) -> list:
     correlated given the rest, which the second moments here do not account for."""
     joint = {g for _, js in graph.joint_sets() for g in js if len(js) > 1 or second_moments}
     free = [g for g in free if g not in joint]
-    best, best_n = [], 0
+    # groups without a finite support cannot be enumerated: a set that sums them all out wins over any other
+    continuous = {g for g in free if graph.group(g).units.support is None}
+    best, best_n = [], (-1, 0)
     for r in range(len(free), 0, -1):
         for combo in combinations(free, r):
-            n = sum(graph.group(g).size for g in combo)
+            n = (len(continuous & set(combo)), sum(graph.group(g).size for g in combo))
             if n > best_n and independent_groups(graph, combo):
                 best, best_n = list(combo), n
     return best
@@ -106,6 +108,11 @@ def exact(graph, beta: float = 1.0, clamp: dict | None = None, second_moments: b
         raise DataError(f"exact inference conditions on input groups: give values for {', '.join(missing)} in clamp")
     free = [g for g in graph.groups if g not in clamp]
     T = choose_summed_groups(graph, free, second_moments) if summed is None else list(summed)
+    if second_moments:
+        joint = [g for _, js in graph.joint_sets() for g in js if g in T]
+        if joint:
+            raise ValueError(f"second moments with {', '.join(joint)} summed out are not computed (its units are "
+                             "correlated given the rest); pass second_moments=False, or enumerate it")
     S = [g for g in free if g not in T]
     variables = unit_variables(graph, S)
     total = n_states(variables)

@@ -119,6 +119,10 @@ class Covariance(Factor):
     def project(self, xp, params):
         xp.maximum(params["P"], 0.0, out=params["P"])  # keep the precision positive definite
 
+    def filters(self, group):
+        """The factor loadings C (n_x, F) onto the Gaussian group."""
+        return self.params["C"] if group == self.groups[0] else None
+
     @classmethod
     def from_spec(cls, spec):
         x, h = spec.groups(2)

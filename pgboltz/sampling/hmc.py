@@ -104,4 +104,5 @@ class HMC:
         return self.accepted / max(1, self.proposed)
 
     def get_states(self) -> np.ndarray:
-        return self.model.backend.to_numpy(self.x)
+        """Host copy of the group's states, ``(chains, n)``."""
+        return np.array(self.model.backend.to_numpy(self.x), copy=True)
