@@ -32,7 +32,7 @@ class MLP:
         """Hidden layers from trained RBMs (their W and hidden biases), a random softmax layer on top."""
         layers = []
         for r in rbms:
-            W = next(f for f in r.factors if isinstance(f, Dense)).params["W"]
+            W = next(f for f in r.factors if type(f) is Dense).params["W"]
             c = next(f for f in r.factors if isinstance(f, Bias) and f.groups == ("h",)).params["b"]
             layers.append((W.copy(), c.copy()))
         rng = np.random.default_rng(seed)

@@ -65,7 +65,7 @@ def dbn_from_rbms(rbms, name: str = "dbn") -> FactorGraph:
     params = []
     for k, r in enumerate(rbms):
         try:
-            W = next(f for f in r.factors if isinstance(f, Dense) and f.groups == ("v", "h")).params["W"]
+            W = next(f for f in r.factors if type(f) is Dense and f.groups == ("v", "h")).params["W"]
             b = next(f for f in r.factors if isinstance(f, Bias) and f.groups == ("v",)).params["b"]
             c = next(f for f in r.factors if isinstance(f, Bias) and f.groups == ("h",)).params["b"]
         except StopIteration:
