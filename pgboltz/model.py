@@ -415,7 +415,7 @@ class CompiledModel:
         out = {}
         for g, x in self.states.items():
             host = self.backend.to_numpy(x)
-            if np.shares_memory(host, x) if isinstance(x, np.ndarray) else False:
+            if isinstance(x, np.ndarray) and np.shares_memory(host, x):
                 host = host.copy()  # the NumPy backend's own array: later sweeps would overwrite it
             out[g] = host.reshape((self.chains,) + self.graph.group(g).shape)
         return out

@@ -62,8 +62,8 @@ class AISResult:
         ess = self.effective_runs
         if ess >= max(2.0, 0.1 * self.runs):
             return ""
-        return (f"\n  warning: the AIS weights are dominated by {ess:.1f} of {self.runs} runs; this estimate and its "
-                "interval are unreliable -- use more betas")
+        return (f"\n  warning: the {self.direction} AIS weights are dominated by {ess:.1f} of {self.runs} runs; this "
+                "estimate and its interval are unreliable -- use more betas")
 
 
 def default_betas(n: int = 14500) -> np.ndarray:

@@ -126,8 +126,6 @@ def evaluate(graph, data: dict, train: dict, ais_runs: int = 100, n_betas: int =
         conservative = (neg_f - rev.log_z, neg_f - rev.upper, neg_f - rev.lower)
         start = "" if any(f.directed for f in graph.factors) else " started at data"
         details += f"; reverse AIS from {reverse_sweeps} Gibbs sweeps{start}"
-    warnings = fwd.warning().replace("AIS weights", "forward AIS weights")
-    if reverse:
-        warnings += rev.warning().replace("AIS weights", "reverse AIS weights")
+    warnings = fwd.warning() + (rev.warning() if reverse else "")
     return Evaluation("ais", neg_f - fwd.log_z, (neg_f - fwd.upper, neg_f - fwd.lower), conservative, fwd.log_z,
                       base_ll, n, details, numerator, None if importance is None else importance - fwd.log_z, warnings)

@@ -47,9 +47,9 @@ def free_energy(graph, given_states: dict, beta: float = 1.0, backend=None, mode
     float64 array, or a backend array when ``model`` (a compiled model to evaluate with) is passed.
     """
     summed = [g for g in graph.groups if g not in given_states]
-    if not independent_groups(graph, summed) and enumerate_rest and model is None:
-        return _enumerated_free_energy(graph, given_states, summed, beta, max_units)
     if not independent_groups(graph, summed):
+        if enumerate_rest and model is None:
+            return _enumerated_free_energy(graph, given_states, summed, beta, max_units)
         raise GraphError(
             f"the free energy of {graph.name!r} sums out {', '.join(summed)}, which must be independent given "
             f"{', '.join(given_states)}; they are coupled (or drawn jointly with a given group), so they cannot be "

@@ -52,12 +52,12 @@ def _stack(x, layers, config, progress):
     rng = np.random.default_rng(config.seed)
     histories = []
     for k, (r, feed) in enumerate(layers):
-        bias = next(f for f in r.factors if isinstance(f, Bias) and f.groups == ("v",))
-        bias.params["b"][...] = r.group("v").units.base_rate(feed(x))["linear"]
+        v = feed(x)
+        r.factor("b").params["b"][...] = r.group("v").units.base_rate(v)["linear"]
         # an RBM's positive phase is exact whatever the deep model's own setting
-        trainer = Trainer(r, {"v": feed(x)}, replace(config, seed=config.seed + k, positive="auto"))
+        trainer = Trainer(r, {"v": v}, replace(config, seed=config.seed + k, positive="auto"))
         histories.append(trainer.fit(progress=progress))
-        theta = natural_parameters(r, {"v": feed(x), "h": np.zeros((len(x), r.group("h").size))}, "h")
+        theta = natural_parameters(r, {"v": v, "h": np.zeros((len(v), r.group("h").size))}, "h")
         x = r.group("h").units.sample_host(rng, {"linear": theta}, theta.shape)  # only the top RBM's h has copies
     return histories
 
@@ -121,13 +121,13 @@ def doubled_rbm(n_visible: int, n_hidden: int, double: str, seed: int = 0, scale
 
 
 def _weights(r):
-    f = r.factors[0]
+    f = r.factor("W")
     W = f.params["W"]
     return W.T if f.groups == ("h", "v") else W  # (n_visible, n_hidden) for one copy of each side
 
 
 def _bias(r, group):
-    b = next(f for f in r.factors if isinstance(f, Bias) and f.groups == (group,)).params["b"]
+    b = r.factor({"v": "b", "h": "c"}[group]).params["b"]  # the names rbm() and doubled_rbm() give
     n = {"v": _weights(r).shape[0], "h": _weights(r).shape[1]}[group]
     return b.reshape(-1, n).mean(axis=0)  # copies: the mean of their biases
 
