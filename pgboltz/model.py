@@ -34,16 +34,19 @@ import numpy as np
 
 from .backends import get_backend
 from .errors import DataError, GraphError
+from .factors.bias import BiasTerm
 from .graph.schedule import as_blocks, derive_blocks
 
 
 class _Terms:
     """The compiled contributions to one group's units ``index``, by slot, for ``chains`` chains."""
 
-    def __init__(self, model, group, index, chains):
+    def __init__(self, model, group, index, chains, fuse_bias=False):
         self.model, self.group, self.index, self.chains = model, group, index, chains
         self.units = model.graph.group(group).units
         self.n = model.graph.group(group).size if index is None else len(index)
+        #: leave the group's bias out of the slots and hand it to a fused kernel as ``self.bias``
+        self.fuse_bias = fuse_bias
         self.build()
 
     def build(self):
@@ -63,6 +66,11 @@ class _Terms:
         # products write first; elementwise terms (biases) add afterwards
         self.by_slot = {s: sorted(ts, key=lambda t: not t.writes) for s, ts in by_slot.items()}
         self.sources = sources
+        self.bias = None
+        linear = self.by_slot.get("linear", [])
+        if self.fuse_bias and len(linear) >= 2 and linear[0].writes and isinstance(linear[-1], BiasTerm) \
+                and not linear[-1].copies_params and sum(isinstance(t, BiasTerm) for t in linear) == 1:
+            self.bias = linear.pop().b
         if not hasattr(self, "buffers"):
             be = self.model.backend
             self.buffers = {s: be.empty(self.units.slot_shape(s, self.chains, self.n)) for s in self.by_slot}
@@ -84,6 +92,13 @@ class _Terms:
             out[slot] = buf[rows]
         return out
 
+    def fill_full(self, states, rows=slice(None)) -> dict:
+        """``fill``, with a bias left to a fused kernel added back (the complete natural parameters)."""
+        out = self.fill(states, rows)
+        if self.bias is not None:
+            out["linear"] += self.bias
+        return out
+
 
 class _PartUpdate:
     """Drawing (or averaging) the units ``index`` of one group, independent given the rest."""
@@ -100,13 +115,19 @@ class _PartUpdate:
         self.n_elements = chains * n
         self.groups = (part.group,)
         self.kernel = be.fused_update(self.units, tuple(self.terms.by_slot))
+        if getattr(self.kernel, "takes_bias", False):
+            self.terms.fuse_bias = True
+            self.terms.build()
 
     def sample(self, k, rows):
         m = self.model
         field = self.terms.fill(m.states, rows)
         out = self.out[rows]
         if self.kernel is not None:
-            self.kernel(k, field, m.beta_rows(rows), out)
+            if self.terms.fuse_bias:
+                self.kernel(k, field, m.beta_rows(rows), out, bias=self.terms.bias)
+            else:
+                self.kernel(k, field, m.beta_rows(rows), out)
         else:
             noise = self.noise[rows]
             m.backend.draw_(self.units.noise, k, noise)
@@ -116,7 +137,7 @@ class _PartUpdate:
 
     def expect(self, damping):
         m = self.model
-        mean = self.units.mean(m.backend.xp, self.terms.fill(m.states), m.beta_rows(slice(None)))
+        mean = self.units.mean(m.backend.xp, self.terms.fill_full(m.states), m.beta_rows(slice(None)))
         x = m.states[self.group]
         if self.index_dev is None:
             change = float(abs(mean - x).max()) if mean.size else 0.0
@@ -138,15 +159,19 @@ class _JointUpdate:
         self.terms = {g: _Terms(model, g, None, chains) for g in self.groups}
         self.noise = be.empty(self.dist.noise_shape(chains))
         self.n_elements = chains * sum(t.n for t in self.terms.values())
+        self.kernel = be.fused_joint(self.dist)
 
     def _fields(self, rows):
         return {g: t.fill(self.model.states, rows) for g, t in self.terms.items()}
 
     def sample(self, k, rows):
         m = self.model
+        outs = {g: m.states[g][rows] for g in self.groups}
+        if self.kernel is not None:
+            self.kernel(k, self._fields(rows), m.beta_rows(rows), outs)
+            return
         noise = self.noise[rows]
         m.backend.draw_(self.dist.noise, k, noise)
-        outs = {g: m.states[g][rows] for g in self.groups}
         self.dist.sample_(m.backend.xp, self._fields(rows), m.beta_rows(rows), noise, outs)
 
     def expect(self, damping):

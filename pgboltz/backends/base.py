@@ -84,10 +84,23 @@ class Backend:
 
         A kernel is called as ``kernel(stream, field, beta, out)`` with the filled slots of one
         row chunk, draws its own randomness from stream ``stream`` and writes the new states into
-        ``out``. The array code (noise buffer + ``units.sample_``) is the fallback and the
-        reference a kernel is tested against. Default: no kernels.
+        ``out``. A kernel with ``takes_bias = True`` also takes ``bias=`` (the group's bias vector,
+        which the model then leaves out of the field). The array code (noise buffer +
+        ``units.sample_``) is the fallback and the reference a kernel is tested against.
+        Default: no kernels.
         """
         return None
+
+    def fused_joint(self, dist):
+        """A fused kernel for a joint distribution (max pooling), called as ``kernel(stream, fields,
+        beta, outs)``, or None (the default: the distribution's own ``sample_``)."""
+        return None
+
+    def available_memory(self) -> int:
+        """Bytes free for this backend's arrays (host memory; device memory on a GPU)."""
+        from ..model import available_memory
+
+        return available_memory()
 
     def synchronize(self) -> None:
         """Wait for queued device work (a no-op on the CPU)."""

@@ -2,8 +2,17 @@
 
 The only module in pgboltz that imports CuPy. Importing pgboltz never needs it:
 ``get_backend('cupy')`` imports it on demand and says clearly what is missing.
-All chains form one row chunk drawn from one device generator (cuRAND XORWOW
-through ``cupy.random.Generator``); the GPU parallelises inside each kernel.
+All chains form one row chunk; the GPU parallelises inside each kernel.
+
+In float32, unit updates run as **fused kernels** (:mod:`pgboltz.backends.fused`): one
+launch per update after the matrix products, drawing Philox4x32-10 randomness inside
+the kernel, with the bias of the updated group folded in. ``fused=False`` (and float64)
+runs the array code instead: a noise buffer from ``cupy.random.Generator`` and the unit
+type's ``sample_``, the reference the kernels are tested against.
+
+``precision='tf32'`` lets cuBLAS run float32 products on TF32 tensor cores during sweeps
+(10-bit mantissas in the products' inputs); its effect on sampled distributions is measured
+by ``benchmarks/gpu_sampling.py --precision``.
 """
 
 from __future__ import annotations
@@ -38,12 +47,85 @@ class CupyBackend(Backend):
 
     name = "cupy"
 
-    def __init__(self, seed=0, dtype="float32", device: int | None = None, module=None):
+    PRECISIONS = ("float32", "tf32")
+
+    def __init__(self, seed=0, dtype="float32", device: int | None = None, module=None, fused: bool = True,
+                 precision: str = "float32"):
         cupy = import_cupy() if module is None else module
         self.xp = cupy
         if device is not None:
             cupy.cuda.Device(int(device)).use()
+        if precision not in self.PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(self.PRECISIONS)}, got {precision!r}")
+        self.precision = precision
         super().__init__(seed=seed, dtype=dtype, streams=1)
+        self.fused = bool(fused) and self.dtype == np.float32 and hasattr(cupy, "RawModule")
+        if precision == "tf32" and self.dtype != np.float32:
+            raise ValueError("precision='tf32' applies to float32 products; use dtype='float32'")
+
+    def reseed(self, entropy):
+        super().reseed(entropy)
+        self._kernels = None
+        self._entropy = entropy
+
+    def kernels(self):
+        """The fused kernels (compiled on first use; NVRTC caches them across processes)."""
+        if self._kernels is None:
+            from .fused import FusedKernels, Launches
+
+            self._kernels = FusedKernels(self.xp, Launches(self._entropy, 0))
+        return self._kernels
+
+    def fused_update(self, units, slots):
+        if not self.fused:
+            return None
+        slots = set(slots)
+        support = getattr(units, "support", None)
+        if support is not None and len(support) == 2 and slots == {"linear"}:
+            lo, hi = (float(v) for v in support)
+            kernels = self.kernels()
+
+            def binary(stream, field, beta, out, bias=None):
+                kernels.binary(field["linear"], bias, beta, hi - lo, lo, hi, out)
+
+            binary.takes_bias = True
+            return binary
+        if units.name == "gaussian" and slots == {"linear", "precision"}:
+            kernels = self.kernels()
+
+            def gaussian(stream, field, beta, out):
+                kernels.gaussian(field["linear"], field["precision"], beta, out)
+
+            return gaussian
+        return None
+
+    def fused_joint(self, dist):
+        shape = getattr(dist, "block_shape", None)
+        if not self.fused or shape is None or dist.n > 64:
+            return None
+        K, Hb, C1, Wb, C2 = shape
+        d, p = dist.groups
+        kernels = self.kernels()
+
+        def pool(stream, fields, beta, outs):
+            kernels.pool(fields[d]["linear"], fields[p]["linear"], beta, outs[d], outs[p], (K, Hb * C1, Wb * C2),
+                         (C1, C2))
+
+        return pool
+
+    def hot_loop(self):
+        if self.precision == "float32":
+            return super().hot_loop()
+        import contextlib
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(super().hot_loop())
+        stack.enter_context(_tf32(self.xp))
+        return stack
+
+    def available_memory(self):
+        free, _ = self.xp.cuda.runtime.memGetInfo()
+        return int(free)
 
     def _make_generator(self, seed_seq):
         return self.xp.random.default_rng(seed_seq)
@@ -68,3 +150,21 @@ class CupyBackend(Backend):
     def errstate(self):
         # CuPy kernels never raise floating-point warnings; keep NumPy quiet for host-side math.
         return np.errstate(over="ignore", invalid="ignore")
+
+
+class _tf32:
+    """Context: cuBLAS float32 products on TF32 tensor cores (CuPy's compute-type switch), restored after."""
+
+    def __init__(self, cupy):
+        try:
+            from cupy._core import _routines_linalg as linalg
+        except ImportError as exc:  # pragma: no cover - depends on the CuPy version
+            raise BackendUnavailable("this CuPy has no compute-type switch; use precision='float32'") from exc
+        self.linalg = linalg
+
+    def __enter__(self):
+        self.old = self.linalg.get_compute_type(np.float32)
+        self.linalg.set_compute_type(np.float32, self.linalg.COMPUTE_TYPE_TF32)
+
+    def __exit__(self, *exc):
+        self.linalg.set_compute_type(np.float32, self.old)

@@ -1,0 +1,118 @@
+"""The fused-kernel code path of the CuPy backend, run without a GPU.
+
+The NumPy-backed CuPy stand-in runs each kernel launch through the NumPy reference of
+the kernel (bit for bit the kernel's per-element logic, see test_kernels.py), after
+checking the launch's argument types. So these tests check the Python side of the
+fused path -- which kernel runs for which units, biases folded into the kernel, per-chain
+beta, launch counters -- and that its samples follow the exact distributions.
+"""
+
+import numpy as np
+import pytest
+
+from pgboltz import GibbsSampler
+from pgboltz.backends.cupy_backend import CupyBackend
+from pgboltz.exact import exact
+from pgboltz.models import ising, rbm
+from pgboltz.sampling import CheckerboardSampler
+
+from .builders import GRAPH_BUILDERS, gb_rbm, pooling_graph, small_dbm
+from .conftest import z_scores
+from .fake_cupy import make
+
+
+def fake_backend(seed=0, **kw):
+    return CupyBackend(seed=seed, dtype="float32", module=make(), **kw)
+
+
+GRAPHS = {"rbm": GRAPH_BUILDERS["rbm"], "spin-rbm": GRAPH_BUILDERS["spin-rbm"], "mixed": GRAPH_BUILDERS["mixed"],
+          "pooling": pooling_graph, "dbm": small_dbm}
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+def test_fused_path_samples_match_exact_marginals(name):
+    g = GRAPHS[name]()
+    be = fake_backend(seed=2)
+    s = GibbsSampler(g, chains=2000, backend=be)
+    kinds = {type(u).__name__ for block in s.model.updates for u in block if u.kernel is not None}
+    assert kinds, "no update ran a fused kernel"
+    m = s.run(150, burn_in=50, batches=50).moments
+    assert be.kernels().launches.count >= 200  # one launch per update per sweep, each with its own counter
+    ex = exact(g)
+    # one z-score per unit (at most 36): family-wise 1e-3 gives 4.0
+    assert z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), m.n_samples * m.n_chains).max() < 4
+
+
+def test_fused_bias_is_left_out_of_the_field_and_restored_for_mean_field():
+    g = rbm(9, 6, scale=0.5, seed=3)
+    fused = GibbsSampler(g, chains=50, backend=fake_backend(), seed=1).model
+    plain = GibbsSampler(g, chains=50, backend="numpy", seed=1, dtype="float32").model
+    h_update = next(u for block in fused.updates for u in block if u.group == "h")
+    assert h_update.terms.bias is not None  # the kernel adds c itself
+    states = plain.get_states()
+    fused.set_states(states)
+    fused.mean_field(iterations=30)
+    plain.mean_field(iterations=30)
+    a, b = fused.get_states(), plain.get_states()
+    assert all(np.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def test_gaussian_units_use_the_fused_kernel_and_follow_exact_hidden_marginals():
+    g = gb_rbm(seed=1, nv=3, nh=3)
+    s = GibbsSampler(g, chains=4000, backend=fake_backend(seed=5))
+    v = next(u for block in s.model.updates for u in block if u.group == "v")
+    assert v.kernel is not None and v.kernel.__name__ == "gaussian"
+    m = s.run(100, burn_in=50, batches=50, groups=["h"]).moments
+    ex = exact(g, second_moments=False)
+    hm = ex.mean_of(g, "h").ravel()
+    assert z_scores(m.mean["h"].ravel(), hm, m.mean_se["h"].ravel(), m.n_samples * m.n_chains).max() < 4
+
+
+def test_per_chain_beta_runs_fused_and_beta_zero_chains_are_uniform():
+    g = rbm(6, 4, scale=2.0, seed=0)
+    beta = np.repeat([0.0, 1.0], 2000)
+    s = GibbsSampler(g, chains=4000, backend=fake_backend(seed=3), beta=beta)
+    s.sweep(20)
+    v = s.get_states()["v"]
+    hot = v[:2000].mean(axis=0)  # beta = 0: every unit is a fair coin
+    assert np.abs(hot - 0.5).max() < 4 * np.sqrt(0.25 / 2000)
+
+
+def test_fused_and_unfused_paths_agree_in_distribution():
+    g = GRAPH_BUILDERS["general-bm"]()
+    means, ses = [], []
+    for fused in (True, False):
+        m = GibbsSampler(g, chains=2000, backend=fake_backend(seed=7, fused=fused)).run(150, burn_in=50,
+                                                                                        batches=50).moments
+        means.append(m.flat_mean())
+        ses.append(m.flat_mean_se())
+    assert z_scores(means[0], means[1], np.hypot(*ses), 2000 * 150).max() < 4
+
+
+def test_checkerboard_sampler_matches_exact_and_is_bit_identical_across_backends():
+    J = np.random.default_rng(5).normal(0, 0.5, size=(2, 4, 4))
+    g = ising(4, 4, J=(J[0], J[1]), field=0.1)
+    ex = exact(g)
+    s = CheckerboardSampler(g, chains=2000, backend="numpy", seed=4)
+    m, _ = s.run(150, burn_in=50, second_moments=True, batches=50)
+    n = m.n_samples * m.n_chains
+    assert z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), n).max() < 4
+    iu = np.triu_indices(16, 1)
+    # 120 pair moments: family-wise 1e-3 gives 4.6
+    assert z_scores(m.second[iu], ex.second[iu], m.second_se[iu], n).max() < 4.6
+    a = CheckerboardSampler(g, chains=64, backend="numpy", seed=9)
+    b = CheckerboardSampler(g, chains=64, backend=fake_backend(seed=9), seed=9)
+    a.sweep(5)
+    b.sweep(5)
+    assert np.array_equal(a.get_states()["s"], b.get_states()["s"])
+
+
+def test_checkerboard_sampler_refuses_what_it_cannot_run():
+    from pgboltz import GraphError
+
+    with pytest.raises(GraphError, match="even number of rows"):
+        CheckerboardSampler(ising(5, 4, J=0.3, periodic=False), chains=4, backend="numpy")
+    with pytest.raises(GraphError, match="one lattice group"):
+        CheckerboardSampler(rbm(4, 3), chains=4, backend="numpy")
+    with pytest.raises(GraphError, match="fused=True"):
+        CheckerboardSampler(ising(4, 4, J=0.3), chains=4, backend=fake_backend(fused=False))
