@@ -166,6 +166,9 @@ def _parser():
                      help="record every THIN-th sweep; 0 records only the final state (default 0)")
     smp.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     smp.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    smp.add_argument("--precision", choices=("float32", "tf32"), default="float32",
+                     help="GPU matrix products: float32, or TF32 tensor cores (faster, 10-bit mantissas in the "
+                          "products' inputs); --backend cupy only (default float32)")
     smp.add_argument("--beta", type=NON_NEGATIVE_REAL, default=1.0, help="inverse temperature (default 1)")
     smp.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     smp.add_argument("--out", metavar="FILE", default="samples.npz", help="output archive (default samples.npz)")
@@ -263,8 +266,15 @@ def cmd_sample(args):
     recorded = args.sweeps // args.thin if args.thin > 0 else 1
     per_state = sum(g.size * np.dtype(g.units.storage_dtype).itemsize for g in graph.groups.values())
     check_memory(2 * recorded * args.chains * per_state, f"recording {recorded} states of {args.chains} chains")
+    options = {}
+    if args.precision != "float32":
+        if args.backend != "cupy" or args.dtype != "float32":
+            raise SystemExit("pgboltz sample: error: --precision tf32 needs --backend cupy and --dtype float32")
+        options["precision"] = args.precision
     sampler = GibbsSampler(graph, chains=args.chains, backend=args.backend, seed=args.seed, dtype=args.dtype,
-                           beta=args.beta)
+                           beta=args.beta, **options)
+    if not args.no_progress:
+        print(sampler.model.memory_report(), flush=True)
     collect = "samples" if args.thin > 0 else "none"
     res = sampler.run(args.sweeps, burn_in=args.burn_in, thin=max(1, args.thin), collect=collect,
                       progress=not args.no_progress)

@@ -215,9 +215,10 @@ def state_bytes(graph, chains: int, itemsize: int) -> int:
     return total
 
 
-def check_memory(need: int, what: str) -> None:
-    """Refuse (before allocating) work that would not fit in the memory available now."""
-    avail = available_memory()
+def check_memory(need: int, what: str, avail: int | None = None) -> None:
+    """Refuse (before allocating) work that would not fit in the memory available now
+    (``avail``: bytes free where it will live; default: host memory)."""
+    avail = available_memory() if avail is None else avail
     if need > 0.8 * avail:
         raise DataError(f"{what} needs about {need / 2**30:.2f} GiB, but {avail / 2**30:.2f} GiB are available; "
                         "use fewer chains or recorded sweeps")
@@ -260,9 +261,11 @@ class CompiledModel:
         self.graph = graph
         self.chains = int(chains)
         self.backend = get_backend(backend, seed=seed, dtype=dtype, **backend_options)
-        if self.backend.name == "numpy":
-            check_memory(state_bytes(graph, self.chains, self.backend.dtype.itemsize),
-                         f"{self.chains} chains of {graph.name!r}")
+        #: estimated bytes of states, slot buffers, noise and scratch (checked against free memory first)
+        self.memory_bytes = state_bytes(graph, self.chains, self.backend.dtype.itemsize)
+        self.memory_free = self.backend.available_memory()
+        check_memory(self.memory_bytes, f"{self.chains} chains of {graph.name!r} on {self.backend.name}",
+                     self.memory_free)
         clamp = dict(clamp or {})
         self.clamped = list(clamp) + [g for g in graph.inputs if g not in clamp]
         self.free = graph.free_groups(clamped=clamp)
@@ -551,6 +554,13 @@ class CompiledModel:
             s = f.statistics(xp, states, weights, p)
             out.append({k: v.reshape(p[k].shape) for k, v in s.items()})
         return out
+
+    def memory_report(self) -> str:
+        """One line: the estimated memory of this model against what was free when it was built."""
+        where = "on the GPU" if self.backend.name == "cupy" else "in host memory"
+        need = self.memory_bytes
+        size = f"{need / 2**20:.1f} MiB" if need >= 2**20 else f"{need / 2**10:.1f} KiB"
+        return f"memory: about {size} of states and buffers ({self.memory_free / 2**30:.1f} GiB free {where})"
 
     def describe(self) -> str:
         lines = [f"{len(self.blocks)} blocks:"]

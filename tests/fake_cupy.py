@@ -115,6 +115,23 @@ class RawModule:
         return _Kernel(name)
 
 
+def _csr_matrix(arg, shape):  # cupyx.scipy.sparse.csr_matrix((data, indices, indptr), shape=...)
+    import scipy.sparse
+
+    data, indices, indptr = arg
+    assert indices.dtype == np.int32 and indptr.dtype == np.int32 and isinstance(data, ndarray)
+
+    class _Csr:
+        def __init__(self):
+            self.m = scipy.sparse.csr_matrix((np.asarray(data), np.asarray(indices), np.asarray(indptr)), shape=shape)
+
+        def __matmul__(self, x):
+            assert isinstance(x, ndarray) and x.ndim == 2
+            return _wrap(np.asarray(self.m @ np.asarray(x)))
+
+    return _Csr()
+
+
 def make():
     m = types.SimpleNamespace()
     for name in ("matmul", "multiply", "exp", "greater", "tanh", "maximum", "log1p", "abs", "roll", "zeros", "float64",
@@ -132,6 +149,7 @@ def make():
     m.random = types.SimpleNamespace(default_rng=_Generator)
     stream = types.SimpleNamespace(synchronize=lambda: None)
     m.RawModule = RawModule
+    m.sparse = types.SimpleNamespace(csr_matrix=_csr_matrix)
     m.cuda = types.SimpleNamespace(get_current_stream=lambda: stream,
                                    runtime=types.SimpleNamespace(getDeviceCount=lambda: 1,
                                                                  memGetInfo=lambda: (8 << 30, 16 << 30)),

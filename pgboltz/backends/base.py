@@ -91,6 +91,13 @@ class Backend:
         """
         return None
 
+    #: whether :meth:`csr` gives sparse matrices (sparse factors then use one product per update)
+    has_sparse = False
+
+    def csr(self, data, indices, indptr, shape):
+        """A CSR matrix on this backend supporting ``A @ dense``."""
+        raise NotImplementedError
+
     def fused_joint(self, dist):
         """A fused kernel for a joint distribution (max pooling), called as ``kernel(stream, fields,
         beta, outs)``, or None (the default: the distribution's own ``sample_``)."""

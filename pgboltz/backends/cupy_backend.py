@@ -60,6 +60,12 @@ class CupyBackend(Backend):
         self.precision = precision
         super().__init__(seed=seed, dtype=dtype, streams=1)
         self.fused = bool(fused) and self.dtype == np.float32 and hasattr(cupy, "RawModule")
+        if module is None:
+            import cupyx.scipy.sparse as sparse
+        else:
+            sparse = getattr(module, "sparse", None)
+        self._sparse = sparse
+        self.has_sparse = sparse is not None
         if precision == "tf32" and self.dtype != np.float32:
             raise ValueError("precision='tf32' applies to float32 products; use dtype='float32'")
 
@@ -98,6 +104,9 @@ class CupyBackend(Backend):
 
             return gaussian
         return None
+
+    def csr(self, data, indices, indptr, shape):
+        return self._sparse.csr_matrix((data, indices, indptr), shape=shape)
 
     def fused_joint(self, dist):
         shape = getattr(dist, "block_shape", None)

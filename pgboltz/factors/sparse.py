@@ -4,10 +4,12 @@
     theta_b[j] += sum_{e: j_e = j} w_e x_a[i_e]   (and symmetrically for a)
 
 Custom topologies (king's graphs, Chimera/Pegasus-like graphs, anything from an
-edge list) are written with this factor. Fields are computed from padded
-neighbour lists (ELL layout): for each neighbour slot k,
+edge list) are written with this factor. On the CPU, fields are computed from
+padded neighbour lists (ELL layout): for each neighbour slot k,
 ``theta += w[:, k] * x[:, nbr[:, k]]`` -- one gather and one multiply-add per slot,
-no allocation, identical code on NumPy and CuPy.
+no allocation. A backend with sparse matrices (CuPy: cuSPARSE) computes them as one
+CSR product per update instead, ``theta = x @ A.T`` with A the weights of the updated
+units' rows (:meth:`pgboltz.backends.Backend.csr`).
 """
 
 from __future__ import annotations
@@ -62,6 +64,27 @@ class _EllTerm(FieldTerm):
                 take(x, col, s)
                 s *= w
                 out += s
+
+
+class _CsrTerm(FieldTerm):
+    """``theta = x_source @ A.T``: A (n_part, n_source) in CSR, its values gathered from the device
+    edge weights (a copy: rebuilt when ``w`` changes)."""
+
+    def __init__(self, source, rows, cols, edge, n_rows, n_cols, w, backend):
+        order = np.lexsort((cols, rows))
+        rows, cols, edge = rows[order], cols[order], edge[order]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
+        data = w[backend.asarray(edge, dtype=np.intp)]
+        self.source = source
+        self.A = backend.csr(data, backend.asarray(cols, dtype=np.int32), backend.asarray(indptr, dtype=np.int32),
+                             (n_rows, n_cols))
+
+    def __call__(self, states, out, add, rows=slice(None)):
+        product = (self.A @ states[self.source][rows].T).T
+        if add:
+            out[rows] += product
+        else:
+            out[rows] = product
 
 
 class Sparse(Factor):
@@ -143,6 +166,14 @@ class Sparse(Factor):
 
     def field_term(self, target, index, params, backend, chains):
         rows, source, cols, e = self._rows_for(target)
+        if backend.has_sparse:
+            n_rows = self.sizes[target]
+            if index is not None:  # keep the part's units, renumbered in the order of ``index``
+                position = np.full(n_rows, -1)
+                position[np.asarray(index)] = np.arange(len(index))
+                keep = position[rows] >= 0
+                rows, cols, e, n_rows = position[rows[keep]], cols[keep], e[keep], len(index)
+            return _CsrTerm(source, rows, cols, e, n_rows, self.sizes[source], params["w"], backend)
         nbr, slot_edge = ell_layout(rows, cols, e, self.sizes[target])
         if index is not None:
             nbr, slot_edge = nbr[index], slot_edge[index]
