@@ -2,6 +2,8 @@
 
 import importlib.util
 
+import pytest
+
 from .conftest import REPO
 
 
@@ -20,3 +22,11 @@ def test_dbn_classify_benchmark_runs():
     spec.loader.exec_module(mod)
     results = mod.main(["--quick"])
     assert set(results["digits"]) == {"DBN init", "random init"}
+
+
+@pytest.mark.gpu
+def test_gpu_sampling_benchmark_runs():
+    spec = importlib.util.spec_from_file_location("gpu_sampling", REPO / "benchmarks" / "gpu_sampling.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main(["--quick", "--skip", "train"])
