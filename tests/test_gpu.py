@@ -172,3 +172,42 @@ def test_tf32_products_sample_the_small_rbm_within_tolerance():
     # TF32 rounds the products' inputs to 10-bit mantissas: fields move by ~1e-4 absolute, which
     # shifts these marginals by far less than their standard error; 2012 z-scores, family-wise 1e-3: 4.9
     assert z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), m.n_samples * m.n_chains).max() < 4.9
+
+
+@pytest.mark.parametrize("name", ["rbm-784x500", "pooling", "gb-rbm", "dbm"])
+def test_captured_sweeps_equal_launched_sweeps_bit_for_bit(name):
+    """CUDA-graph replays draw from the same Philox counters as launching every kernel."""
+    from pgboltz.backends.cupy_backend import CupyBackend
+
+    from .builders import gb_rbm, pooling_graph, small_dbm
+
+    build = {"rbm-784x500": lambda: rbm(784, 500, scale=0.05, seed=2), "pooling": pooling_graph,
+             "gb-rbm": lambda: gb_rbm(seed=1, nv=3, nh=3), "dbm": small_dbm}[name]
+    g = build()
+    finals = []
+    for graphs in (False, True):
+        s = GibbsSampler(g, chains=1000, backend=CupyBackend(seed=5, graphs=graphs))
+        s.sweep(1)
+        s.sweep(20)
+        s.model.set_params(0, **{k: 0.9 * v for k, v in g.factors[0].params.items()})  # in place: replays see it
+        s.sweep(7)
+        s.beta = 0.8  # a new scalar beta is baked into the kernels: recaptured
+        s.sweep(5)
+        if graphs:
+            assert s.model._captured
+        finals.append(s.get_states())
+    assert all(np.array_equal(finals[0][k], finals[1][k]) for k in finals[0])
+
+
+def test_captured_sweeps_sample_exact_marginals_and_skip_allocating_terms():
+    from pgboltz.backends.cupy_backend import CupyBackend
+
+    g = GRAPH_BUILDERS["rbm"]()
+    s = GibbsSampler(g, chains=20000, backend=CupyBackend(seed=3, graphs=True))
+    m = s.run(200, burn_in=100, batches=100).moments
+    assert s.model._captured
+    ex = exact(g)
+    assert z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), m.n_samples * m.n_chains).max() < 4
+    mixed = GibbsSampler(GRAPH_BUILDERS["mixed"](), chains=100, backend=CupyBackend(seed=3, graphs=True))
+    mixed.sweep(3)  # sparse CSR terms allocate: never captured
+    assert mixed.model._captured is None
