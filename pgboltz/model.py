@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 
 import numpy as np
 
@@ -76,12 +75,10 @@ class _Terms:
             be = self.model.backend
             self.buffers = {s: be.empty(self.units.slot_shape(s, self.chains, self.n)) for s in self.by_slot}
 
-    def refresh_if_stale(self) -> bool:
+    def refresh_if_stale(self):
         params = self.model.params
         if any(params[k].version != v for k, v in self.sources.items()):
             self.build()
-            return True
-        return False
 
     def fill(self, states, rows=slice(None)) -> dict:
         """The slots for chains ``rows``: ``{slot: buffer[rows]}``."""
@@ -264,7 +261,6 @@ class CompiledModel:
         self.graph = graph
         self.chains = int(chains)
         self.backend = get_backend(backend, seed=seed, dtype=dtype, **backend_options)
-        self._builds = 0
         #: estimated bytes of states, slot buffers, noise and scratch (checked against free memory first)
         self.memory_bytes = state_bytes(graph, self.chains, self.backend.dtype.itemsize)
         self.memory_free = self.backend.available_memory()
@@ -286,7 +282,6 @@ class CompiledModel:
         else:
             self.blocks = derive_blocks(graph, self.free) if blocks is None else as_blocks(graph, blocks, self.free)
         self._terms_cache = {}
-        self._captured = None
         self._hot = False
         self._chunks = self.backend.chunks(self.chains)
         self.updates = self._compile_updates()
@@ -336,8 +331,7 @@ class CompiledModel:
         for block in self.updates:
             for u in block:
                 for t in (u.terms.values() if isinstance(u.terms, dict) else (u.terms,)):
-                    if t.refresh_if_stale():
-                        self._builds += 1  # a captured sweep holds the old terms' arrays: recapture
+                    t.refresh_if_stale()
 
     # -- temperature -----------------------------------------------------------
     @property
@@ -468,42 +462,13 @@ class CompiledModel:
     def sweep(self, n: int = 1) -> None:
         """``n`` blocked Gibbs sweeps: every update of every block once, in schedule order."""
         self.refresh_stale()
-        n = int(n)
+        be = self.backend
+        chunks = self._chunks
         with self.running():
-            if n > 0 and self._capturable():
-                key = (self._builds, self._beta if self._beta_col is None else None)
-                if self._captured is None or self._captured[0] != key:
-                    self._sweeps(1)  # first run for real: libraries set up their handles outside the capture
-                    n -= 1
-                    try:
-                        self._captured = (key, self.backend.capture(lambda: self._sweeps(1)))
-                    except Exception as exc:  # e.g. a term that allocates: run sweeps one by one from now on
-                        self._captured = False
-                        warnings.warn(f"sweeps of {self.graph.name!r} cannot be captured as a CUDA graph ({exc}); "
-                                      "running them kernel by kernel", RuntimeWarning, stacklevel=2)
-                if n > 0 and self._captured:
-                    self.backend.replay(self._captured[1], n)
-                    return
-            self._sweeps(n)
-
-    def _capturable(self) -> bool:
-        """Sweeps can be captured: graphs on, every update a fused kernel, nothing known to allocate."""
-        if not self.backend.graphs or self._captured is False:
-            return False
-        for block in self.updates:
-            for u in block:
-                terms = u.terms.values() if isinstance(u.terms, dict) else (u.terms,)
-                if u.kernel is None or getattr(u, "index", None) is not None or \
-                        any(getattr(t, "allocates", False) for ts in terms for tl in ts.by_slot.values() for t in tl):
-                    return False
-        return True
-
-    def _sweeps(self, n: int) -> None:
-        be, chunks = self.backend, self._chunks
-        for _ in range(n):
-            for block in self.updates:
-                for u in block:
-                    be.map_rows_sized(u.sample, chunks, u.n_elements)
+            for _ in range(int(n)):
+                for block in self.updates:
+                    for u in block:
+                        be.map_rows_sized(u.sample, chunks, u.n_elements)
 
     def mean_field(self, iterations: int = 50, damping: float = 0.0, tol: float = 1e-7) -> dict:
         """Damped fixed-point iteration ``x_b <- damping x_b + (1 - damping) E[x_b | rest]`` over the schedule.

@@ -65,10 +65,9 @@ class _Kernel:
     def __call__(self, grid, block, args):
         from pgboltz.backends import reference as ref
 
-        *args, k0, k1, c2, c3, base = args
+        *args, k0, k1, c2, c3 = args
         assert all(isinstance(v, np.uint32) for v in (k0, k1, c2, c3))
-        c = (int(c3) << 32 | int(c2)) + (0 if _pointer(base, np.uint64) is None else int(base[0]))
-        key, counter = (int(k0), int(k1)), (c & 0xFFFFFFFF, c >> 32)
+        key, counter = (int(k0), int(k1)), (int(c2), int(c3))
         f32 = np.float32
         if self.name == "pgb_binary_update":
             field, bias, beta_rows, beta, gap, lo, hi, out, count, n = args

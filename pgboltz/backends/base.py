@@ -91,17 +91,6 @@ class Backend:
         """
         return None
 
-    #: whether sweeps are captured once and replayed (:meth:`capture`, :meth:`replay`; CUDA graphs)
-    graphs = False
-
-    def capture(self, body):
-        """Record ``body()`` for replay; backends with ``graphs`` implement it."""
-        raise NotImplementedError
-
-    def replay(self, captured, n: int) -> None:
-        """Run what :meth:`capture` recorded ``n`` times."""
-        raise NotImplementedError
-
     #: whether :meth:`csr` gives sparse matrices (sparse factors then use one product per update)
     has_sparse = False
 

@@ -10,11 +10,6 @@ the kernel, with the bias of the updated group folded in. ``fused=False`` (and f
 runs the array code instead: a noise buffer from ``cupy.random.Generator`` and the unit
 type's ``sample_``, the reference the kernels are tested against.
 
-``graphs=True`` captures a model's sweep as a CUDA graph the first time it runs and replays
-it after that (recaptured when compiled terms are rebuilt or a scalar beta changes): the same
-states bit for bit, without Python launching every kernel. It applies when every update has a
-fused kernel; it helps small problems, whose sweeps are bound by launch overhead.
-
 ``precision='tf32'`` lets cuBLAS run float32 products on TF32 tensor cores during sweeps
 (10-bit mantissas in the products' inputs); its effect on sampled distributions is measured
 by ``benchmarks/gpu_sampling.py --precision``.
@@ -55,7 +50,7 @@ class CupyBackend(Backend):
     PRECISIONS = ("float32", "tf32")
 
     def __init__(self, seed=0, dtype="float32", device: int | None = None, module=None, fused: bool = True,
-                 precision: str = "float32", graphs: bool = False):
+                 precision: str = "float32"):
         cupy = import_cupy() if module is None else module
         self.xp = cupy
         if device is not None:
@@ -71,8 +66,6 @@ class CupyBackend(Backend):
             sparse = getattr(module, "sparse", None)
         self._sparse = sparse
         self.has_sparse = sparse is not None
-        self.graphs = bool(graphs) and self.fused and hasattr(cupy.cuda, "Stream")
-        self._stream = None
         if precision == "tf32" and self.dtype != np.float32:
             raise ValueError("precision='tf32' applies to float32 products; use dtype='float32'")
 
@@ -111,16 +104,6 @@ class CupyBackend(Backend):
 
             return gaussian
         return None
-
-    def capture(self, body):
-        """A CUDA graph of ``body()`` (fused kernels and allocation-free array work): ``(graph, launches)``."""
-        if self._stream is None:
-            self._stream = self.xp.cuda.Stream(non_blocking=True)
-        return self.kernels().capture(body, self._stream)
-
-    def replay(self, captured, n):
-        graph, launches = captured
-        self.kernels().replay(graph, launches, n, self._stream)
 
     def csr(self, data, indices, indptr, shape):
         return self._sparse.csr_matrix((data, indices, indptr), shape=shape)

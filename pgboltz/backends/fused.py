@@ -12,11 +12,7 @@ buffer is written to memory and no host synchronisation happens. Kernels:
   (:class:`pgboltz.sampling.CheckerboardSampler`).
 
 A launch is identified by a key (from the seed and stream) and a 64-bit launch counter,
-so the same seed gives the same states on every run and every GPU. A sweep can be
-captured once as a CUDA graph and replayed (:meth:`FusedKernels.capture`): the graph's
-launches take fixed counter offsets plus a counter in device memory that a last node
-advances, so replays draw fresh numbers -- the same ones, bit for bit, as launching the
-sweep's kernels one by one. The per-element
+so the same seed gives the same states on every run and every GPU. The per-element
 logic lives in ``kernels/pgboltz_elements.cuh`` as ``__host__ __device__`` functions;
 :mod:`pgboltz.backends.reference` repeats it in NumPy bit for bit, which is how the
 kernels are verified on machines without a GPU.
@@ -65,8 +61,6 @@ class FusedKernels:
         self.launches = launches
         self.module = cupy.RawModule(code=SOURCE.read_text(), options=NVRTC_OPTIONS)
         self._functions = {}
-        self._capturing = None  # launches recorded so far while capturing a graph, else None
-        self.base = None  # the device counter of captured graphs
         try:
             self.max_blocks = 32 * cupy.cuda.Device().attributes["MultiProcessorCount"]
         except Exception:  # the NumPy stand-in
@@ -81,47 +75,8 @@ class FusedKernels:
         blocks = (int(count) + 3) // 4
         grid = max(1, min(self.max_blocks, (blocks + THREADS - 1) // THREADS))
         k0, k1 = self.launches.key
-        if self._capturing is None:
-            c2, c3 = self.launches.next()
-            base = NULL
-        else:  # an offset from the device counter, which a replay sets and advances
-            c2, c3 = self._capturing, 0
-            self._capturing += 1
-            base = self.base
-        self._function(name)((grid,), (THREADS,),
-                             (*args, np.uint32(k0), np.uint32(k1), np.uint32(c2), np.uint32(c3), base))
-
-    def capture(self, body, stream):
-        """Record ``body()`` (work on the current stream that launches these kernels and allocates
-        nothing) as a CUDA graph on ``stream``; returns ``(graph, launches)``."""
-        cp = self.cp
-        if self.base is None:
-            self.base = cp.zeros(1, dtype=cp.uint64)
-        self._capturing = 0
-        try:
-            with stream, cp.cuda.using_allocator(_refuse_allocation):
-                stream.begin_capture()
-                try:
-                    body()
-                    launches = self._capturing
-                    self._function("pgb_advance")((1,), (1,), (self.base, np.uint64(launches)))
-                finally:
-                    graph = stream.end_capture()
-        finally:
-            self._capturing = None
-        return graph, launches
-
-    def replay(self, graph, launches: int, n: int, stream) -> None:
-        """Launch a captured graph ``n`` times, continuing this stream's launch counter."""
-        cp = self.cp
-        outer = cp.cuda.get_current_stream()
-        stream.wait_event(outer.record())  # see everything queued before
-        with stream:
-            self.base.fill(self.launches.count)
-            for _ in range(int(n)):
-                graph.launch(stream)
-        outer.wait_event(stream.record())  # and everything after sees the replays
-        self.launches.count += int(n) * launches
+        c2, c3 = self.launches.next()
+        self._function(name)((grid,), (THREADS,), (*args, np.uint32(k0), np.uint32(k1), np.uint32(c2), np.uint32(c3)))
 
     @staticmethod
     def _beta(beta):
@@ -158,8 +113,3 @@ class FusedKernels:
         self._launch("pgb_checkerboard_update", count,
                      (x, J_right, J_down, h, np.uint64(count), np.int32(H), np.int32(W), np.int32(colour),
                       np.float32(beta_gap), np.int8(lo), np.int8(hi), np.int32(bool(uniform))))
-
-
-def _refuse_allocation(size):
-    """The allocator while capturing: memory taken inside a graph would be handed to others later."""
-    raise RuntimeError(f"an operation allocated {size} bytes while a sweep was being captured")

@@ -99,9 +99,6 @@ class FieldTerm:
 
     slot = "linear"
     copies_params = True
-    #: the term allocates its result during a sweep (an exception to the rule above, e.g. a sparse
-    #: library's product); such sweeps are not captured as CUDA graphs
-    allocates = False
     #: cheap to run as the first term of a slot (writing rather than adding); elementwise
     #: terms such as biases set False and run after the products
     writes = True

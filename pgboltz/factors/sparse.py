@@ -68,12 +68,7 @@ class _EllTerm(FieldTerm):
 
 class _CsrTerm(FieldTerm):
     """``theta = x_source @ A.T``: A (n_part, n_source) in CSR, its values gathered from the device
-    edge weights (a copy: rebuilt when ``w`` changes).
-
-    The one term that allocates during a sweep: the sparse library returns the product as a new
-    array (from the backend's memory pool). Sweeps with it are not captured as CUDA graphs."""
-
-    allocates = True
+    edge weights (a copy: rebuilt when ``w`` changes)."""
 
     def __init__(self, source, rows, cols, edge, n_rows, n_cols, w, backend):
         order = np.lexsort((cols, rows))

@@ -5,19 +5,6 @@
 // in a grid-stride loop; the per-element logic is in pgboltz_elements.cuh.
 #include "pgboltz_elements.cuh"
 
-// The launch's counter is (c3 << 32 | c2), plus *base when base is not null: a captured CUDA
-// graph passes fixed offsets and a device counter that pgb_advance moves on after each replay.
-__device__ __forceinline__ pgb_launch pgb_make_launch(pgb_u32 k0, pgb_u32 k1, pgb_u32 c2, pgb_u32 c3,
-                                                      const pgb_u64* base) {
-    pgb_u64 c = ((pgb_u64)c3 << 32 | c2) + (base ? *base : 0ull);
-    pgb_launch L = {k0, k1, (pgb_u32)c, (pgb_u32)(c >> 32)};
-    return L;
-}
-
-extern "C" __global__ void pgb_advance(pgb_u64* base, pgb_u64 by) {
-    if (blockIdx.x == 0 && threadIdx.x == 0) *base += by;
-}
-
 #define PGB_GRID_LOOP(count)                                                                 \
     for (pgb_u64 blk = blockIdx.x * (pgb_u64)blockDim.x + threadIdx.x; 4 * blk < (count); \
          blk += (pgb_u64)gridDim.x * blockDim.x)
@@ -25,16 +12,16 @@ extern "C" __global__ void pgb_advance(pgb_u64* base, pgb_u64 by) {
 extern "C" __global__ void pgb_binary_update(const float* __restrict__ field, const float* __restrict__ bias,
                                              const float* __restrict__ beta_rows, float beta_scalar, float gap,
                                              float lo, float hi, float* __restrict__ out, pgb_u64 count, int n,
-                                             pgb_u32 k0, pgb_u32 k1, pgb_u32 c2, pgb_u32 c3, const pgb_u64* base) {
-    pgb_launch L = pgb_make_launch(k0, k1, c2, c3, base);
+                                             pgb_u32 k0, pgb_u32 k1, pgb_u32 c2, pgb_u32 c3) {
+    pgb_launch L = {k0, k1, c2, c3};
     PGB_GRID_LOOP(count) pgb_binary_block(blk, L, field, bias, beta_rows, beta_scalar, gap, lo, hi, out, count, n);
 }
 
 extern "C" __global__ void pgb_gaussian_update(const float* __restrict__ eta, const float* __restrict__ lam,
                                                const float* __restrict__ beta_rows, float beta_scalar,
                                                float* __restrict__ out, pgb_u64 count, int n, pgb_u32 k0, pgb_u32 k1,
-                                               pgb_u32 c2, pgb_u32 c3, const pgb_u64* base) {
-    pgb_launch L = pgb_make_launch(k0, k1, c2, c3, base);
+                                               pgb_u32 c2, pgb_u32 c3) {
+    pgb_launch L = {k0, k1, c2, c3};
     PGB_GRID_LOOP(count) pgb_gaussian_block(blk, L, eta, lam, beta_rows, beta_scalar, out, count, n);
 }
 
@@ -42,8 +29,8 @@ extern "C" __global__ void pgb_pool_update(const float* __restrict__ det, const 
                                            const float* __restrict__ beta_rows, float beta_scalar,
                                            float* __restrict__ det_out, float* __restrict__ pool_out, pgb_u64 count,
                                            int K, int H, int W, int C1, int C2, pgb_u32 k0, pgb_u32 k1, pgb_u32 c2,
-                                           pgb_u32 c3, const pgb_u64* base) {
-    pgb_launch L = pgb_make_launch(k0, k1, c2, c3, base);
+                                           pgb_u32 c3) {
+    pgb_launch L = {k0, k1, c2, c3};
     PGB_GRID_LOOP(count) pgb_pool_block(blk, L, det, pool, beta_rows, beta_scalar, det_out, pool_out, count, K, H, W, C1, C2);
 }
 
@@ -52,7 +39,7 @@ extern "C" __global__ void pgb_checkerboard_update(signed char* x, const float* 
                                                    const float* __restrict__ Jd, const float* __restrict__ h,
                                                    pgb_u64 count, int H, int W, int colour, float beta_gap,
                                                    signed char lo, signed char hi, int uniform, pgb_u32 k0,
-                                                   pgb_u32 k1, pgb_u32 c2, pgb_u32 c3, const pgb_u64* base) {
-    pgb_launch L = pgb_make_launch(k0, k1, c2, c3, base);
+                                                   pgb_u32 k1, pgb_u32 c2, pgb_u32 c3) {
+    pgb_launch L = {k0, k1, c2, c3};
     PGB_GRID_LOOP(count) pgb_checkerboard_block(blk, L, x, Jr, Jd, h, count, H, W, colour, beta_gap, lo, hi, uniform);
 }
