@@ -97,7 +97,8 @@ def _train_options(trn):
     trn.add_argument("--hmc-step", type=POSITIVE_REAL, help="HMC leapfrog step size (default 0.05)")
     trn.add_argument("--hmc-leapfrog", type=POSITIVE, help="HMC leapfrog steps per transition (default 20)")
     trn.add_argument("--pretrain", type=COUNT, default=0, metavar="E",
-                     help="DBMs: first pre-train each layer E epochs as a doubled RBM (Salakhutdinov & Hinton 2009)")
+                     help="DBMs: first pre-train each layer E epochs as a doubled RBM (Salakhutdinov & Hinton 2009); "
+                          "convolutional DBNs: as a convolutional RBM on the pooling units below (Lee et al. 2009)")
     trn.add_argument("--pretrain-lr", type=POSITIVE_REAL, metavar="LR",
                      help="learning rate of the pre-training RBMs (default: --lr)")
     trn.add_argument("--backend", choices=("numpy", "cupy"), help="numpy or cupy (default numpy)")
@@ -407,11 +408,17 @@ def cmd_train(args):
                                 "--positive are for DBMs -- drop them")
             return _train_dbn(args, graph, data, config)
         if args.pretrain:
-            layers = dbm_layers(graph)
-            if layers is None or len(layers) < 3:
-                raise DataError(f"--pretrain needs a DBM with at least two hidden layers (a chain of dense factors "
-                                f"plus biases); {graph.name!r} is not one -- drop --pretrain")
-            _pretrain_dbm(args, graph, data, config)
+            from .models import cdbn_layers
+
+            if cdbn_layers(graph) is not None:
+                _pretrain_cdbn(args, graph, data, config)
+            else:
+                layers = dbm_layers(graph)
+                if layers is None or len(layers) < 3:
+                    raise DataError(f"--pretrain needs a DBM with at least two hidden layers (a chain of dense "
+                                    f"factors plus biases) or a convolutional DBN; {graph.name!r} is neither -- "
+                                    "drop --pretrain")
+                _pretrain_dbm(args, graph, data, config)
         trainer = Trainer(graph, data.for_graph(graph), config, data.for_graph(graph, "test"))
     how = data.threshold if data.real else f"binarised at {data.threshold}"
     print(f"training {graph.name} on {data.name} ({len(data.train)} train / {len(data.test)} test, "
@@ -441,6 +448,25 @@ def cmd_train(args):
         if f is not None:
             print(f"wrote {f}")
     return 0
+
+
+def _pretrain_cdbn(args, graph, data, config):
+    from dataclasses import replace
+
+    from .learning import train_cdbn_greedy
+    from .models import cdbn_layers
+
+    layers = cdbn_layers(graph)
+    print(f"pre-training {graph.name} layer by layer as convolutional RBMs ({len(layers)} layers), "
+          f"{args.pretrain} epochs each")
+    optim = replace(config.optim, lr=args.pretrain_lr or config.optim.lr)
+    image = layers[0][0]
+    _, _, histories = train_cdbn_greedy(data.for_graph(graph)[image], graph,
+                                        replace(config, epochs=args.pretrain, optim=optim),
+                                        progress=not args.no_progress)
+    for k, h in enumerate(histories):
+        print(f"  layer {k + 1} ({' -> '.join(layers[k])}): reconstruction error "
+              f"{h[0]['reconstruction_error']:.4f} -> {h[-1]['reconstruction_error']:.4f}")
 
 
 def _pretrain_dbm(args, graph, data, config):

@@ -139,6 +139,7 @@ def make():
                  "cumsum", "arange", "where", "zeros_like", "swapaxes", "diagonal", "log", "linalg"):
         setattr(m, name, getattr(np, name))
     m.int8, m.float32 = np.int8, np.float32
+    m.lib = np.lib
     m.ndarray = ndarray
     m.take = _take
     m.asarray = lambda x, dtype=None: _wrap(np.array(x, dtype=dtype, copy=True))

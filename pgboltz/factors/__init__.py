@@ -6,6 +6,8 @@
 | dense      | -x_a^T W x_b  (or -1/2 x^T W x within a group)      | linear                         | dense.py      |
 | replicated | -sum_c x_a[c]^T W x_b  (copies of x_a share W)      | linear                         | replicated.py |
 | sparse     | -sum_e w_e x_a[i_e] x_b[j_e]                        | linear                         | sparse.py     |
+| conv       | -sum_k d_k . (W_k corr v)  (shared kernels)         | linear                         | conv.py       |
+| map_bias   | -sum_k c_k sum_ij x[k,i,j]  (one bias per map)      | linear                         | mapbias.py    |
 | lattice    | -sum J x[r,c] x[neighbour] on a 2-D grid            | linear                         | lattice.py    |
 | quadratic  | sum_i x_i^2 / (2 sigma_i^2)                         | precision (Gaussian units)     | quadratic.py  |
 | threeway   | -sum_f (x_a U)_f (x_b V)_f (x_c Z)_f                | linear                         | threeway.py   |
@@ -19,10 +21,12 @@ Every kind registers itself in ``FACTOR_KINDS`` by defining ``kind``.
 
 from .base import FACTOR_KINDS, Coupling, DeviceParams, Factor, FieldTerm, GemmTerm, UnitTerms
 from .bias import Bias
+from .conv import Conv2D
 from .covariance import Covariance
 from .dense import Dense
 from .directed import Directed
 from .lattice import Lattice2D
+from .mapbias import MapBias
 from .maxpool import MaxPool
 from .quadratic import Quadratic
 from .replicated import Replicated
@@ -30,5 +34,6 @@ from .shift import Shift
 from .sparse import Sparse
 from .threeway import ThreeWay
 
-__all__ = ["Factor", "FieldTerm", "GemmTerm", "Coupling", "UnitTerms", "DeviceParams", "FACTOR_KINDS", "Bias", "Dense", "Sparse",
-           "Lattice2D", "Quadratic", "Replicated", "Shift", "ThreeWay", "Covariance", "MaxPool", "Directed"]
+__all__ = ["Factor", "FieldTerm", "GemmTerm", "Coupling", "UnitTerms", "DeviceParams", "FACTOR_KINDS", "Bias", "Conv2D",
+           "Dense", "Sparse",
+           "Lattice2D", "MapBias", "Quadratic", "Replicated", "Shift", "ThreeWay", "Covariance", "MaxPool", "Directed"]

@@ -245,6 +245,11 @@ class Factor:
         """``"coupling"`` (weight decay applies) or ``"bias"`` (sparsity targets apply)."""
         return "coupling"
 
+    def sparsity_mean(self, name: str, group_mean):
+        """What a sparsity target on bias ``name`` is compared with, from the group's mean activation
+        per unit; default: the unit means themselves."""
+        return group_mean
+
     def project(self, xp, params: dict) -> None:
         """Put parameters back into their domain after an optimiser step (in place); default: nothing."""
 

@@ -18,6 +18,12 @@
   The DBM then uses the weights as learned (halved in between); a middle layer's bias is
   the mean of the bias it had as the upper layer of one RBM and as the lower layer of the next.
 
+* **Convolutional DBN** (Lee, Grosse, Ranganath & Ng 2009): a convolutional RBM with
+  probabilistic max pooling on the images, then one on a draw of its pooling units given
+  each image, and so on (:func:`train_cdbn_greedy`). The CDBN keeps the weights as learned;
+  a pooling group's bias, learned both as the top of one layer and as the image of the next,
+  becomes the mean of the two.
+
 Every RBM's visible biases start at the log-odds of its input's base rates (Hinton's practical
 guide, sec. 8.1), so units that are almost always off (an image's border) need not learn their
 bias from zero. Nothing here samples by itself: each RBM is a graph trained by
@@ -35,6 +41,7 @@ from ..errors import DataError
 from ..factors import Bias, Dense, Replicated
 from ..graph import FactorGraph
 from ..models import dbm, dbn_from_rbms, rbm
+from ..models.conv import cdbn_layers, layer_rbm
 from .trainer import TrainConfig, Trainer
 
 
@@ -166,3 +173,42 @@ def train_dbm_greedy(data: np.ndarray, sizes, config: TrainConfig | None = None,
     histories = _stack(x, layers, config, progress)
     rbms = [r for r, _ in layers]
     return compose_dbm(rbms), rbms, histories
+
+
+def train_cdbn_greedy(data: np.ndarray, graph, config: TrainConfig | None = None, progress: bool = False):
+    """Pre-train the convolutional DBN ``graph`` (a chain of conv + maxpool layers, e.g. from
+    :func:`pgboltz.models.cdbn` or a spec) layer by layer, in place.
+
+    Layer k is a convolutional RBM of its image, detector and pooling groups (copies of the
+    graph's factors among them) trained by the ordinary trainer on the previous layer's pooling
+    units, one Gibbs draw given each example. Returns ``(graph, [layer RBMs], [histories])``.
+    """
+    from ..sampling import GibbsSampler
+
+    config = config or TrainConfig()
+    layers = cdbn_layers(graph)
+    if layers is None:
+        raise DataError(f"{graph.name!r} is not a convolutional DBN (a chain of conv + maxpool layers from one "
+                        "visible group)")
+    x = np.asarray(data, dtype=np.float64).reshape(len(data), -1)
+    copies, rbms, histories = {}, [], []
+    for k in range(len(layers)):
+        r, index = layer_rbm(graph, layers, k)
+        image, d, p = layers[k]
+        if r.group(image).units.support is not None:  # binary images: biases start at the base rates
+            for f in r.factors:
+                if isinstance(f, Bias) and f.groups == (image,):
+                    f.params["b"][...] = r.group(image).units.base_rate(x)["linear"]
+        trainer = Trainer(r, {image: x}, replace(config, seed=config.seed + k, positive="auto"))
+        histories.append(trainer.fit(progress=progress))
+        rbms.append(r)
+        for i, j in index.items():
+            copies.setdefault(i, []).append(r.factors[j])
+        if k + 1 < len(layers):  # one draw of the pooling units given each example feeds the next layer
+            s = GibbsSampler(r, chains=len(x), clamp={image: x}, seed=config.seed + 100 + k, dtype="float64")
+            s.sweep(1)
+            x = s.get_states()[p].reshape(len(x), -1).astype(np.float64)
+    for i, fs in copies.items():  # shared biases (a pooling group that is the next image): the mean
+        for name, value in graph.factors[i].params.items():
+            value[...] = np.mean([f.params[name] for f in fs], axis=0)
+    return graph, rbms, histories

@@ -9,7 +9,7 @@ device arrays, updated in place; nothing is copied to the host during training.
 
 Sparsity (Lee et al. 2008; Hinton's practical guide, section 11): with a target
 activation p and a running average q_j of each hidden unit's mean activation,
-the hidden biases also move by ``sparsity_cost * (p - q_j)``.
+the hidden biases also move by ``sparsity_cost * (p - q_j)`` (a map bias: q of its whole map).
 """
 
 from __future__ import annotations
@@ -75,7 +75,9 @@ class SGD:
                     step = step - c.weight_decay * p[k]
                 if role == "bias" and c.sparsity_target is not None and hidden_means and f.groups[0] in hidden_means \
                         and f.groups[0] in self.q:
-                    q = self._track(f.groups[0], hidden_means[f.groups[0]])
+                    g0 = f.groups[0]
+                    mean = f.sparsity_mean(k, hidden_means[g0])  # per unit, or per map for a map bias
+                    q = self._track(g0 if mean.shape == hidden_means[g0].shape else f"{g0}@{f.kind}", mean)
                     step = step + c.sparsity_cost * (c.sparsity_target - q)
                 vel[k] *= mom
                 vel[k] += (lr * f.lr_scale(k)) * step

@@ -1,0 +1,90 @@
+"""Convolutional RBMs with probabilistic max pooling, and convolutional DBNs (issue: seed section 6).
+
+* the group-level conv factor (im2col + GEMM) equals its unit-level expansion (shared-weight
+  pairwise terms) on random inputs, for several kernel sizes, channels and pool sizes;
+* the tiny instance of the paper's structure (1x6x6 image, 2 kernels of 3x3, 2x2 pooling) against
+  pgmpy: conditionals of every unit and every pooling block, log Z, Gibbs moments;
+* every Gibbs sample keeps the n + 1-state constraint of each pooling block;
+* the factor's statistics are the derivatives of its energy.
+"""
+
+import numpy as np
+import pytest
+
+from pgboltz import GibbsSampler
+from pgboltz.conditionals import natural_parameters
+from pgboltz.models import cdbn, conv_rbm
+
+
+def unit_level_fields(graph, states):
+    """linear slot of every group from the unit-level monomials alone: -dE/dx_i."""
+    out = {g: np.zeros_like(np.asarray(x, dtype=np.float64)) for g, x in states.items()}
+    for f in graph.factors:
+        for groups, index, coef in f.unit_terms().monomials:
+            if len(groups) == 1:
+                np.add.at(out[groups[0]], (slice(None), index[0]), coef)
+            else:
+                (a, b), (i, j) = groups, index
+                np.add.at(out[b], (slice(None), j), coef * states[a][:, i])
+                np.add.at(out[a], (slice(None), i), coef * states[b][:, j])
+    return out
+
+
+@pytest.mark.parametrize("channels,kernel,pool", [(1, 1, 1), (1, 3, 2), (2, 2, 3), (1, 5, 2), (3, 3, 1)])
+def test_conv_fields_equal_the_unit_level_expansion(rng, channels, kernel, pool):
+    side = kernel - 1 + 3 * pool  # detector maps of 3 pool blocks per side
+    g = conv_rbm((channels, side, side), 3, kernel, pool, scale=0.7, seed=int(rng.integers(1000)),
+                 detector_bias=0.3)
+    states = {n: grp.units.init_states(rng, (5, grp.size)).astype(np.float64) for n, grp in g.groups.items()}
+    g.factor("b").params["b"] = rng.normal(size=g.group("v").size)
+    expected = unit_level_fields(g, states)
+    for group in ("v", "d1", "p1"):
+        np.testing.assert_allclose(natural_parameters(g, states, group), expected[group], atol=1e-12)
+
+
+def test_conv_fields_on_the_cupy_code_path_and_in_float32(rng):
+    from pgboltz.backends.cupy_backend import CupyBackend
+
+    from .fake_cupy import make
+
+    g = cdbn((2, 10, 10), [(3, 3, 2), (2, 3, 2)], scale=0.5, seed=2)
+    states = {n: grp.units.init_states(rng, (7, grp.size)).astype(np.float64) for n, grp in g.groups.items()}
+    for group in g.groups:
+        a = natural_parameters(g, states, group)
+        b = natural_parameters(g, states, group, backend=CupyBackend(dtype="float64", module=make()))
+        np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_tiny_conv_rbm_agrees_with_pgmpy_and_gibbs_keeps_the_pooling_constraint():
+    from pgboltz.verify import verify
+
+    g = conv_rbm((6, 6), 2, 3, 2, scale=0.6, seed=1, detector_bias=-0.5)
+    report = verify(g, chains=4000, sweeps=300, burn_in=100, seed=2)
+    names = " ".join(c.name for c in report.checks)
+    assert all(w in names for w in ("conditionals vs pgmpy", "log Z enumeration vs pgmpy", "Gibbs means",
+                                    "Gibbs pair moments")), names
+    assert report.passed, report.table()
+    s = GibbsSampler(g, chains=2000, seed=4)
+    for _ in range(20):
+        s.sweep(5)
+        st = s.get_states()
+        blocks = st["d1"].reshape(-1, 2, 2, 2, 2, 2).sum(axis=(3, 5))  # (chains, K, 2, 2) detectors per block
+        assert blocks.max() <= 1 and np.array_equal(blocks.reshape(len(blocks), -1), st["p1"].reshape(len(blocks), -1))
+
+
+def test_conv_statistics_are_minus_the_energy_gradient(rng):
+    g = conv_rbm((2, 7, 7), 2, 3, 1, scale=0.5, seed=3, detector_bias=0.2)
+    f = g.factor("W1")
+    states = {n: grp.units.init_states(rng, (6, grp.size)).astype(np.float64) for n, grp in g.groups.items()}
+    w = rng.random(6)
+    w /= w.sum()
+    stats = f.statistics(np, states, w, f.params)
+    for name in ("W",):
+        num = np.zeros_like(f.params[name])
+        for idx in np.ndindex(num.shape):
+            p_plus = {k: v.copy() for k, v in f.params.items()}
+            p_minus = {k: v.copy() for k, v in f.params.items()}
+            p_plus[name][idx] += 1e-6
+            p_minus[name][idx] -= 1e-6
+            num[idx] = -(w @ (f.energy(np, states, p_plus) - f.energy(np, states, p_minus))) / 2e-6
+        np.testing.assert_allclose(stats[name], num, atol=1e-6)
