@@ -107,7 +107,7 @@ class _Kernel:
 
 class RawModule:
     def __init__(self, code=None, path=None, options=(), name_expressions=None):
-        assert "--fmad=false" in options
+        assert "--fmad=false" in options and '#include "pgboltz_elements.cuh"' not in code  # header inlined
         self.code = code
 
     def get_function(self, name):

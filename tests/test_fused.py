@@ -167,3 +167,55 @@ def test_dbm_pretraining_joint_training_and_evaluation_run_on_the_fused_cupy_pat
     # small enough to enumerate: evaluate is exact through the CuPy path, and training learned something
     assert e.method == "exact" and abs(e.log_likelihood - exact_ll) < 1e-6
     assert exact_ll > e.base_rate + 0.3, (exact_ll, e.base_rate)
+
+
+def test_resume_on_the_fused_path_repeats_an_uninterrupted_run_bit_for_bit(monkeypatch, tmp_path):
+    """The trainer reseeds its backend every epoch: the fused kernels must take the new key."""
+    import pgboltz.model as model
+    from pgboltz import data
+    from pgboltz.learning import OptimConfig, TrainConfig, Trainer
+    from pgboltz.specs import load
+
+    real = model.get_backend
+
+    def fake(name, **kw):
+        if name == "cupy":
+            kw.pop("streams", None)
+            kw.pop("threads", None)
+            return fake_backend(**kw)
+        return real(name, **kw)
+
+    monkeypatch.setattr(model, "get_backend", fake)
+    d = data.digits()
+    cfg = TrainConfig(method="pcd", epochs=4, batch_size=200, chains=40, backend="cupy", optim=OptimConfig(lr=0.05))
+    g1 = load("rbm-digits")
+    Trainer(g1, d.for_graph(g1), cfg).fit()
+    g2 = load("rbm-digits")
+    t2 = Trainer(g2, d.for_graph(g2), cfg)
+    t2.fit(2)
+    t2.save(tmp_path / "ck.npz")
+    t3 = Trainer.resume(tmp_path / "ck.npz", d.for_graph(g2))
+    assert t3.be.name == "cupy" and t3.be.fused
+    t3.fit()
+    for f1, f3 in zip(g1.factors, t3.graph.factors):
+        for k in f1.params:
+            assert np.array_equal(f1.params[k], f3.params[k]), (f1.label, k)
+
+
+def test_the_checkerboard_reference_field_is_the_derived_field(rng):
+    """CheckerboardSampler's kernels compute the lattice field themselves: it must equal the field the
+    graph's factors give, for random couplings on periodic and open lattices."""
+    from pgboltz.backends import reference
+
+    for periodic in (True, False):
+        J = rng.normal(size=(2, 4, 6))
+        if not periodic:
+            J[0][:, -1] = 0
+            J[1][-1, :] = 0
+        g = ising(4, 6, J=(J[0], J[1]), field=rng.normal(size=(4, 6)), periodic=periodic)
+        x = np.where(rng.random((5, 4, 6)) < 0.5, 1.0, -1.0)
+        s = CheckerboardSampler(g, chains=5, backend="numpy")
+        mine = reference.lattice_field(x, *s.host_params).reshape(5, -1)
+        from pgboltz.conditionals import natural_parameters
+
+        np.testing.assert_allclose(mine, natural_parameters(g, {"s": x.reshape(5, -1)}, "s"), atol=1e-5)

@@ -97,6 +97,13 @@ def test_fused_binary_kernel_equals_the_reference_bit_for_bit(spin, with_bias, p
     expected = ref.binary_update(field, bias, beta if per_row_beta else None, 0.8, hi - lo, lo, hi, k.launches.key,
                                  (counter, 0))
     assert np.array_equal(be.to_numpy(out), expected)
+    k.max_blocks = 1  # one block of threads: every thread runs many Philox blocks of the grid-stride loop
+    counter = k.launches.count
+    k.binary(be.asarray(field), None if bias is None else be.asarray(bias),
+             be.asarray(beta) if per_row_beta else beta, hi - lo, lo, hi, out)
+    expected = ref.binary_update(field, bias, beta if per_row_beta else None, 0.8, hi - lo, lo, hi, k.launches.key,
+                                 (counter, 0))
+    assert np.array_equal(be.to_numpy(out), expected)
 
 
 def test_fused_gaussian_and_pool_kernels_equal_the_reference_bit_for_bit():
@@ -165,10 +172,26 @@ def test_fused_pooling_gaussian_and_deep_samples_match_exact(name):
 def test_tf32_products_sample_the_small_rbm_within_tolerance():
     from pgboltz.backends.cupy_backend import CupyBackend
 
+    from cupy._core import _routines_linalg as linalg
+
+    be = CupyBackend(seed=1, precision="tf32")
+    with be.hot_loop():  # the switch is on during sweeps and restored after
+        assert linalg.get_compute_type(np.float32) == linalg.COMPUTE_TYPE_TF32
+    assert linalg.get_compute_type(np.float32) != linalg.COMPUTE_TYPE_TF32
     g = rbm(12, 2000, scale=0.05, seed=1)  # K = 2000 in the h-to-v product: tensor cores get used
     ex = exact(g, second_moments=False)
-    s = GibbsSampler(g, chains=20000, backend=CupyBackend(seed=1, precision="tf32"))
+    s = GibbsSampler(g, chains=20000, backend=be)
     m = s.run(200, burn_in=100, batches=100).moments
     # TF32 rounds the products' inputs to 10-bit mantissas: fields move by ~1e-4 absolute, which
     # shifts these marginals by far less than their standard error; 2012 z-scores, family-wise 1e-3: 4.9
     assert z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), m.n_samples * m.n_chains).max() < 4.9
+
+
+def test_conv_rbm_on_the_gpu_matches_exact():
+    from pgboltz.specs import load
+
+    g = load("conv-small")
+    ex = exact(g)
+    s = GibbsSampler(g, chains=20000, backend="cupy", seed=3)
+    m = s.run(200, burn_in=100, batches=100).moments
+    assert z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), m.n_samples * m.n_chains).max() < 4.6  # 76 means

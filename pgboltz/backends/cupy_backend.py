@@ -4,7 +4,7 @@ The only module in pgboltz that imports CuPy. Importing pgboltz never needs it:
 ``get_backend('cupy')`` imports it on demand and says clearly what is missing.
 All chains form one row chunk; the GPU parallelises inside each kernel.
 
-In float32, unit updates run as **fused kernels** (:mod:`pgboltz.backends.fused`): one
+In float32, binary, Gaussian (diagonal precision) and max-pooling updates run as **fused kernels** (:mod:`pgboltz.backends.fused`): one
 launch per update after the matrix products, drawing Philox4x32-10 randomness inside
 the kernel, with the bias of the updated group folded in. ``fused=False`` (and float64)
 runs the array code instead: a noise buffer from ``cupy.random.Generator`` and the unit
@@ -71,11 +71,16 @@ class CupyBackend(Backend):
 
     def reseed(self, entropy):
         super().reseed(entropy)
-        self._kernels = None
         self._entropy = entropy
+        if getattr(self, "_kernels", None) is not None:  # compiled updates hold this object: new key, same module
+            from .fused import Launches
+
+            self._kernels.launches = Launches(entropy, 0)
+        else:
+            self._kernels = None
 
     def kernels(self):
-        """The fused kernels (compiled on first use; NVRTC caches them across processes)."""
+        """The fused kernels (compiled on first use; CuPy caches the compiled module on disk)."""
         if self._kernels is None:
             from .fused import FusedKernels, Launches
 

@@ -12,7 +12,8 @@ buffer is written to memory and no host synchronisation happens. Kernels:
   (:class:`pgboltz.sampling.CheckerboardSampler`).
 
 A launch is identified by a key (from the seed and stream) and a 64-bit launch counter,
-so the same seed gives the same states on every run and every GPU. The per-element
+so the same seed gives the same random numbers on every run and every GPU (the states are
+equal too wherever the matrix products round alike, e.g. the same GPU and cuBLAS). The per-element
 logic lives in ``kernels/pgboltz_elements.cuh`` as ``__host__ __device__`` functions;
 :mod:`pgboltz.backends.reference` repeats it in NumPy bit for bit, which is how the
 kernels are verified on machines without a GPU.
@@ -26,8 +27,15 @@ import numpy as np
 
 KERNEL_DIR = Path(__file__).resolve().parent / "kernels"
 SOURCE = KERNEL_DIR / "updates.cu"
-#: no FMA contraction: the kernels must round exactly like the host build and the NumPy reference
-NVRTC_OPTIONS = ("--fmad=false", "--std=c++14", f"-I{KERNEL_DIR}")
+HEADER = KERNEL_DIR / "pgboltz_elements.cuh"
+#: no FMA contraction, IEEE division and square root, no flushing of denormals: the kernels must round
+#: exactly like the host build and the NumPy reference
+NVRTC_OPTIONS = ("--fmad=false", "--prec-div=true", "--prec-sqrt=true", "--ftz=false", "--std=c++14")
+
+
+def kernel_source() -> str:
+    """updates.cu with its header inlined, so that the compiled-module cache sees every line of both."""
+    return SOURCE.read_text().replace('#include "pgboltz_elements.cuh"', HEADER.read_text())
 THREADS = 256
 NULL = np.uint64(0)  # a null pointer argument
 
@@ -59,7 +67,7 @@ class FusedKernels:
     def __init__(self, cupy, launches: Launches):
         self.cp = cupy
         self.launches = launches
-        self.module = cupy.RawModule(code=SOURCE.read_text(), options=NVRTC_OPTIONS)
+        self.module = cupy.RawModule(code=kernel_source(), options=NVRTC_OPTIONS)
         self._functions = {}
         try:
             self.max_blocks = 32 * cupy.cuda.Device().attributes["MultiProcessorCount"]

@@ -210,14 +210,14 @@ PGB_HD int pgb_categorical_off(const float* z, int n, float u) {
 // arithmetic as arrays filled with that value, without reading them per site.
 PGB_HD float pgb_lattice_field(const signed char* x, const float* Jr, const float* Jd, const float* h, int H, int W,
                                int r, int c, int uniform) {
-    int cl = c == 0 ? W - 1 : c - 1, cr = c == W - 1 ? 0 : c + 1;
-    int ru = r == 0 ? H - 1 : r - 1, rd = r == H - 1 ? 0 : r + 1;
-    int u = uniform ? 0 : 1;  // index multiplier: every read is element 0 when uniform
-    float f = Jr[u * (r * W + c)] * (float)x[r * W + cr];
-    f = f + Jr[u * (r * W + cl)] * (float)x[r * W + cl];
-    f = f + Jd[u * (r * W + c)] * (float)x[rd * W + c];
-    f = f + Jd[u * (ru * W + c)] * (float)x[ru * W + c];
-    return f + h[u * (r * W + c)];
+    pgb_u64 w = (pgb_u64)W, cl = c == 0 ? W - 1 : c - 1, cr = c == W - 1 ? 0 : c + 1;
+    pgb_u64 row = (pgb_u64)r * w, up = (pgb_u64)(r == 0 ? H - 1 : r - 1) * w, down = (pgb_u64)(r == H - 1 ? 0 : r + 1) * w;
+    pgb_u64 u = uniform ? 0 : 1;  // index multiplier: every read is element 0 when uniform
+    float f = Jr[u * (row + c)] * (float)x[row + cr];
+    f = f + Jr[u * (row + cl)] * (float)x[row + cl];
+    f = f + Jd[u * (row + c)] * (float)x[down + c];
+    f = f + Jd[u * (up + c)] * (float)x[up + c];
+    return f + h[u * (row + c)];
 }
 
 // ---- elements of a launch -------------------------------------------------------------
