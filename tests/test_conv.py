@@ -88,3 +88,30 @@ def test_conv_statistics_are_minus_the_energy_gradient(rng):
             p_minus[name][idx] -= 1e-6
             num[idx] = -(w @ (f.energy(np, states, p_plus) - f.energy(np, states, p_minus))) / 2e-6
         np.testing.assert_allclose(stats[name], num, atol=1e-6)
+
+
+def test_cli_trains_a_conv_rbm_and_pretrains_a_cdbn_layer_by_layer(tmp_path, capsys):
+    from pgboltz.cli import main
+
+    assert main(["train", "crbm-digits", "--data", "digits", "--epochs", "2", "--batch-size", "50",
+                 "--sparsity-target", "0.1", "--out", str(tmp_path / "crbm.npz"), "--no-progress",
+                 "--png", str(tmp_path / "crbm")]) == 0
+    assert (tmp_path / "crbm-filters.png").exists()
+    spec = tmp_path / "cdbn.toml"
+    spec.write_text("\n".join([
+        'name = "cdbn-digits"', "seed = 0",
+        '[[groups]]\nname = "v"\nshape = [1, 8, 8]\nrole = "visible"',
+        '[[groups]]\nname = "d1"\nshape = [2, 4, 4]', '[[groups]]\nname = "p1"\nshape = [2, 2, 2]',
+        '[[groups]]\nname = "d2"\nshape = [3, 2, 2]', '[[groups]]\nname = "p2"\nshape = [3, 1, 1]',
+        '[[factors]]\nkind = "conv"\ngroups = ["v", "d1"]\ninit = { dist = "normal", std = 0.05 }',
+        '[[factors]]\nkind = "map_bias"\ngroup = "d1"\nvalue = 0.0',
+        '[[factors]]\nkind = "maxpool"\ngroups = ["d1", "p1"]\nsize = 2',
+        '[[factors]]\nkind = "conv"\ngroups = ["p1", "d2"]\ninit = { dist = "normal", std = 0.05 }',
+        '[[factors]]\nkind = "map_bias"\ngroup = "d2"\nvalue = 0.0',
+        '[[factors]]\nkind = "maxpool"\ngroups = ["d2", "p2"]\nsize = 2',
+        '[[factors]]\nkind = "bias"\ngroup = "v"\nvalue = 0.0']))
+    capsys.readouterr()
+    assert main(["train", str(spec), "--data", "digits", "--pretrain", "3", "--epochs", "1", "--batch-size", "50",
+                 "--out", str(tmp_path / "cdbn.npz"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "layer 1 (v -> d1 -> p1)" in out and "layer 2 (p1 -> d2 -> p2)" in out
