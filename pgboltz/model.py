@@ -67,13 +67,20 @@ class _Terms:
         self.by_slot = {s: sorted(ts, key=lambda t: not t.writes) for s, ts in by_slot.items()}
         self.sources = sources
         self.bias = None
-        linear = self.by_slot.get("linear", [])
-        if self.fuse_bias and len(linear) >= 2 and linear[0].writes and isinstance(linear[-1], BiasTerm) \
-                and not linear[-1].copies_params and sum(isinstance(t, BiasTerm) for t in linear) == 1:
-            self.bias = linear.pop().b
+        if self.fuse_bias:
+            self.split_bias()
         if not hasattr(self, "buffers"):
             be = self.model.backend
             self.buffers = {s: be.empty(self.units.slot_shape(s, self.chains, self.n)) for s in self.by_slot}
+
+    def split_bias(self) -> None:
+        """Take the group's bias out of the linear slot into ``self.bias`` (a fused kernel adds it), when
+        it is one plain bias term after at least one product."""
+        self.fuse_bias = True
+        linear = self.by_slot.get("linear", [])
+        if len(linear) >= 2 and linear[0].writes and isinstance(linear[-1], BiasTerm) \
+                and not linear[-1].copies_params and sum(isinstance(t, BiasTerm) for t in linear) == 1:
+            self.bias = linear.pop().b
 
     def refresh_if_stale(self):
         params = self.model.params
@@ -109,15 +116,15 @@ class _PartUpdate:
         self.terms = _Terms(model, part.group, part.index, chains)
         self.units = self.terms.units
         n = self.terms.n
-        self.noise = be.empty((chains, n))
         self.out = model.states[part.group] if part.index is None else be.empty((chains, n))
         self.index_dev = None if part.index is None else be.asarray(part.index, dtype=np.intp)
         self.n_elements = chains * n
         self.groups = (part.group,)
         self.kernel = be.fused_update(self.units, tuple(self.terms.by_slot))
         if getattr(self.kernel, "takes_bias", False):
-            self.terms.fuse_bias = True
-            self.terms.build()
+            self.terms.split_bias()
+        # a fused kernel draws its own randomness: no noise buffer
+        self.noise = None if self.kernel is not None else be.empty((chains, n))
 
     def sample(self, k, rows):
         m = self.model

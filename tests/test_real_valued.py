@@ -301,6 +301,14 @@ def test_a_sigma_floor_holds_through_training_and_checkpoints():
         assert h.factor("sigma").min_sigma == floor
     assert sigmas[None][0] < 0.5  # measured 0.21 and still falling
     assert abs(sigmas[0.8][0] - 0.8) < 1e-12 and np.all(sigmas[0.8] >= 0.8)
+    # float32 (the default): log(0.5) rounds to a float32 just below the float64 floor; the checkpoint
+    # must still load (it did not: "log_sigma lies below log(min_sigma)")
+    g = gb_rbm(3, 2, min_sigma=0.5)
+    t = Trainer(g, {"v": x}, TrainConfig(method="pcd", epochs=20, seed=0, optim=OptimConfig(lr=0.1)))
+    t.fit()
+    assert np.float32(np.log(0.5)) < np.log(0.5)
+    h = graph_from_dict(*graph_to_dict(g))
+    assert np.all(np.exp(h.factor("sigma").params["log_sigma"]) >= 0.5)
 
 
 def test_exact_sums_continuous_groups_and_refuses_moments_it_cannot_give():

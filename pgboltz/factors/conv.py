@@ -13,9 +13,10 @@ kernels (each map's shared bias is a separate ``map_bias`` factor):
     linear_d[k,i,j] += (W_k corr v)[i,j]
     linear_v[ch,y,x] += sum_k sum_{a,b} W[k,ch,a,b] d[k, y-a, x-b]   (terms inside the map)
 
-Both run as im2col + one GEMM on the backend (NumPy or CuPy): the windows of the
-image (or of the zero-padded detector maps, with the kernels flipped) are copied into a
-buffer made at compile time, and multiplied by the kernels laid out as a matrix. The
+Both run as one GEMM on the backend (NumPy or CuPy) in buffers made at compile time:
+towards the detectors the image's windows are copied into a buffer first (im2col); towards
+the image the maps are multiplied by the kernels and each kernel offset is added into its
+shifted slice of the image (col2im). ``benchmarks/conv_fields.py`` compares this with FFT. The
 unit-level expansion is the same energy written as shared-weight pairwise terms, which
 is what exact inference and pgmpy check the group-level fields against.
 
@@ -44,55 +45,79 @@ def _windows(xp, x, kh, kw):
 
 
 class _ConvTerm(FieldTerm):
-    """Correlation of a (rows, C_in, H_in, W_in) source with kernels laid out as ``matrix``
-    (C_in * kh * kw, C_out): linear (rows, C_out, H_out * W_out). ``pad`` zero-pads the source
-    first (the full convolution towards the image)."""
+    """The contribution of a conv factor to one of its groups, ``(rows, n_out maps, H_out * W_out)``.
 
-    def __init__(self, source, in_shape, kernel, matrix, pad, index, backend, chains):
-        C, H, W = in_shape
+    Towards the detectors (``up``): the valid correlation of the image with the kernels -- the
+    image's windows copied into a buffer (im2col), then one GEMM with the kernels as a
+    (C kh kw, K) matrix. Towards the image: the full convolution of the maps with the kernels
+    -- one GEMM of the maps (positions x K) with the kernels as a (K, C kh kw) matrix, then each
+    of the kh kw kernel offsets added into its shifted slice of the image (col2im). Done the
+    other way (im2col of the zero-padded maps), the buffer would be C/K x kh kw times larger
+    than the result: 400 MB per call for 100 chains of 16 maps of 9x9 kernels on 28x28 images.
+    """
+
+    def __init__(self, source, up, shapes, kernel, matrix, index, backend, chains):
+        self.backend, self.xp, self.source, self.up = backend, backend.xp, source, up
+        self.image_shape, self.maps_shape = shapes  # (C, H, W), (K, Ho, Wo)
+        self.kernel, self.m = kernel, matrix
+        C, H, W = self.image_shape
+        K, Ho, Wo = self.maps_shape
         kh, kw = kernel
-        self.backend, self.xp, self.source = backend, backend.xp, source
-        self.in_shape, self.kernel, self.pad = in_shape, kernel, pad
-        self.m = matrix
-        Hp, Wp = H + 2 * pad[0], W + 2 * pad[1]
-        self.out_hw = (Hp - kh + 1, Wp - kw + 1)
-        P = self.out_hw[0] * self.out_hw[1]
-        self.n_out = matrix.shape[1]
-        self.padded = backend.zeros((chains, C, Hp, Wp)) if any(pad) else None
-        self.cols = backend.empty((chains, P, C * kh * kw))
-        self.prod = backend.empty((chains, P, self.n_out))
+        if up:
+            self.cols = backend.empty((chains, Ho * Wo, C * kh * kw))
+            self.prod = backend.empty((chains, Ho * Wo, K))
+            self.n_out = K
+        else:
+            self.maps_t = backend.empty((chains, Ho * Wo, K))
+            self.prod = backend.empty((chains, Ho * Wo, C * kh * kw))
+            self.n_out = C
         self.index = None if index is None else backend.asarray(index, dtype=np.intp)
         if self.index is not None:
-            self.full = backend.empty((chains, self.n_out * P))
+            self.full = backend.empty((chains, self.n_out * (H * W if not up else Ho * Wo)))
 
-    def _field(self, states, rows, out, add):
+    def _up(self, states, rows, out, add):
         xp = self.xp
-        C, H, W = self.in_shape
-        x = states[self.source][rows].reshape((-1, C, H, W))
-        if self.padded is not None:
-            ph, pw = self.pad
-            src = self.padded[rows]
-            src[:, :, ph:ph + H, pw:pw + W] = x  # the border stays zero
-        else:
-            src = x
-        n = x.shape[0]
+        C, H, W = self.image_shape
+        K, Ho, Wo = self.maps_shape
         kh, kw = self.kernel
+        x = states[self.source][rows].reshape((-1, C, H, W))
+        n = x.shape[0]
         cols = self.cols[rows]
-        cols.reshape((n,) + self.out_hw + (C, kh, kw))[...] = _windows(xp, src, kh, kw)
+        cols.reshape((n, Ho, Wo, C, kh, kw))[...] = _windows(xp, x, kh, kw)
         prod = self.prod[rows]
-        xp.matmul(cols, self.m, out=prod)  # (n, P, n_out)
-        target = out.reshape((n, self.n_out, -1))
+        xp.matmul(cols, self.m, out=prod)  # (n, P, K)
+        target = out.reshape((n, K, Ho * Wo))
         if add:
             target += prod.transpose(0, 2, 1)
         else:
             target[...] = prod.transpose(0, 2, 1)
 
+    def _down(self, states, rows, out, add):
+        xp = self.xp
+        C, H, W = self.image_shape
+        K, Ho, Wo = self.maps_shape
+        kh, kw = self.kernel
+        d = states[self.source][rows].reshape((-1, K, Ho * Wo))
+        n = d.shape[0]
+        maps_t = self.maps_t[rows]
+        maps_t[...] = d.transpose(0, 2, 1)
+        prod = self.prod[rows]
+        xp.matmul(maps_t, self.m, out=prod)  # (n, P, C kh kw): each position's kernel-weighted patch
+        patches = prod.reshape((n, Ho, Wo, C, kh, kw))
+        image = out.reshape((n, C, H, W))
+        if not add:
+            image[...] = 0
+        for a in range(kh):
+            for b in range(kw):
+                image[:, :, a:a + Ho, b:b + Wo] += patches[:, :, :, :, a, b].transpose(0, 3, 1, 2)
+
     def __call__(self, states, out, add, rows=slice(None)):
+        field = self._up if self.up else self._down
         if self.index is None:
-            self._field(states, rows, out[rows], add)
+            field(states, rows, out[rows], add)
             return
         full = self.full[rows]
-        self._field(states, rows, full, False)
+        field(states, rows, full, False)
         if add:
             out[rows] += full[:, self.index]
         else:
@@ -184,13 +209,13 @@ class Conv2D(Factor):
         xp = backend.xp
         W = params["W"]
         K, C, kh, kw = W.shape
+        shapes = (_as_chw(self.shapes[v]), tuple(self.shapes[d]))
         if target == d:  # valid correlation of the image with each kernel
             matrix = xp.ascontiguousarray(W.reshape(K, C * kh * kw).T)
-            return _ConvTerm(v, _as_chw(self.shapes[v]), (kh, kw), matrix, (0, 0), index, backend, chains)
-        if target == v:  # full convolution: correlation of the padded maps with the flipped kernels
-            flipped = W[:, :, ::-1, ::-1].transpose(0, 2, 3, 1)  # (K, kh, kw, C)
-            matrix = xp.ascontiguousarray(flipped.reshape(K * kh * kw, C))
-            return _ConvTerm(d, tuple(self.shapes[d]), (kh, kw), matrix, (kh - 1, kw - 1), index, backend, chains)
+            return _ConvTerm(v, True, shapes, (kh, kw), matrix, index, backend, chains)
+        if target == v:  # full convolution of the maps with the kernels
+            return _ConvTerm(d, False, shapes, (kh, kw), xp.ascontiguousarray(W.reshape(K, C * kh * kw)), index,
+                             backend, chains)
         raise GraphError(f"{self.label} does not touch group {target!r}")
 
     # -- unit level, pictures, specs --------------------------------------------------------

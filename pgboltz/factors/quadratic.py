@@ -51,8 +51,13 @@ class Quadratic(Factor):
         if s.size != self.sizes[self.group]:
             self._expect_shape("log_sigma", self.shapes[self.group])
         self.params["log_sigma"] = s.reshape(-1)
-        if self.min_sigma is not None and np.any(self.params["log_sigma"] < np.log(self.min_sigma)):
-            raise GraphError(f"{self.label}: log_sigma lies below log(min_sigma = {self.min_sigma:g}) somewhere")
+        if self.min_sigma is not None:
+            floor = np.log(self.min_sigma)
+            # float32 training keeps log_sigma at the float32 number nearest the floor, which can lie just
+            # below it: within 1e-6 is the floor itself
+            if np.any(self.params["log_sigma"] < floor - 1e-6):
+                raise GraphError(f"{self.label}: log_sigma lies below log(min_sigma = {self.min_sigma:g}) somewhere")
+            np.maximum(self.params["log_sigma"], floor, out=self.params["log_sigma"])
 
     def project(self, xp, params):
         if self.min_sigma is not None:
