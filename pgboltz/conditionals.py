@@ -45,10 +45,26 @@ def natural_parameters(graph, states, group, index=None, backend=None):
     return field(graph, states, group, index, backend)["linear"]
 
 
+def _joint_prob(graph, states, group, beta, backend):
+    """For a group drawn jointly with others (max pooling): P(x_i = 1 | every unit outside its block),
+    from the joint distribution of the block; None for an ordinary group."""
+    for f, groups in graph.joint_sets():
+        dist = f.joint_distribution()
+        if group in groups and dist is not None:
+            fields = {g: field(graph, states, g, backend=backend) for g in groups}
+            return np.asarray(dist.mean(np, fields, beta)[group]).reshape((-1,) + graph.group(group).shape)
+    return None
+
+
 def conditional_log_probs(graph, states, group, beta=1.0):
     """log P(x_i = s | every other unit) for every unit i of ``group`` and every state s of its
-    finite support: ``(chains, *shape, len(support))``."""
+    finite support: ``(chains, *shape, len(support))``. For units drawn jointly in blocks (max
+    pooling), the condition is every unit outside the unit's block (see :func:`conditional_prob`)."""
     grp = graph.group(group)
+    p = _joint_prob(graph, states, group, beta, None)
+    if p is not None:
+        with np.errstate(divide="ignore"):
+            return np.stack([np.log1p(-p), np.log(p)], axis=-1)
     f = field(graph, states, group)
     return grp.units.log_prob_states(np, f, beta).reshape((-1,) + grp.shape + (len(grp.units.support),))
 
@@ -56,16 +72,27 @@ def conditional_log_probs(graph, states, group, beta=1.0):
 def conditional_prob(graph, states, group, beta=1.0, backend=None):
     """P(x_i = hi | all other units) for every unit i of a binary ``group``: ``(chains, *shape)``.
 
-    'hi' is the upper state of the group's binary unit type (1 for Bernoulli, +1 for spin).
+    'hi' is the upper state of the group's binary unit type (1 for Bernoulli, +1 for spin). Units
+    drawn jointly in blocks (a max-pooling factor's detectors and pooling units) are constrained by
+    the other units of their block, so for them this is P(x_i = 1 | every unit outside the block),
+    the block's joint distribution summed over the rest of the block.
     """
     grp = graph.group(group)
+    p = _joint_prob(graph, states, group, beta, backend)
+    if p is not None:
+        return p
     p = grp.units.prob_hi(np, field(graph, states, group, backend=backend), beta)
     return p.reshape((-1,) + grp.shape)
 
 
 def conditional_logit(graph, states, group, beta=1.0):
-    """logit P(x_i = hi | rest), computed without ever forming the probability."""
+    """logit P(x_i = hi | rest), computed without ever forming the probability (for units drawn
+    jointly in blocks, from the block's marginal as in :func:`conditional_prob`)."""
     grp = graph.group(group)
+    p = _joint_prob(graph, states, group, beta, None)
+    if p is not None:
+        with np.errstate(divide="ignore"):
+            return np.log(p) - np.log1p(-p)
     return grp.units.logit(np, field(graph, states, group), beta).reshape((-1,) + grp.shape)
 
 

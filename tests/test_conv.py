@@ -115,3 +115,17 @@ def test_cli_trains_a_conv_rbm_and_pretrains_a_cdbn_layer_by_layer(tmp_path, cap
                  "--out", str(tmp_path / "cdbn.npz"), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "layer 1 (v -> d1 -> p1)" in out and "layer 2 (p1 -> d2 -> p2)" in out
+
+
+def test_conditional_prob_of_pooled_units_is_the_block_marginal(rng):
+    """P(d = 1 | units outside the block) for max-pooled detectors, not the unconstrained sigmoid."""
+    from pgboltz.conditionals import conditional_prob, natural_parameters
+
+    g = conv_rbm((6, 6), 2, 3, 2, scale=0.8, seed=1, detector_bias=0.5)
+    states = {n: grp.units.init_states(rng, (3, grp.size)).astype(np.float64) for n, grp in g.groups.items()}
+    p = conditional_prob(g, states, "d1").reshape(3, 2, 2, 2, 2, 2)  # (chains, K, block row, C1, block col, C2)
+    q = conditional_prob(g, states, "p1").reshape(3, 2, 2, 2)
+    e = np.exp(natural_parameters(g, states, "d1")).reshape(3, 2, 2, 2, 2, 2)  # pooling biases are 0
+    total = 1 + e.sum(axis=(3, 5), keepdims=True)
+    np.testing.assert_allclose(p, e / total, atol=1e-12)
+    np.testing.assert_allclose(q, 1 - 1 / total[:, :, :, 0, :, 0], atol=1e-12)
