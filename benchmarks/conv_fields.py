@@ -89,9 +89,9 @@ def main(argv=None):
         assert np.abs(mine_up - up).max() < 1e-4 * scale and np.abs(mine_down - down).max() < 1e-4 * scale
         t_ours, t_fft = median_time(ours, a.repeats), median_time(fft, a.repeats)
         rows.append((f"{C}x{H}x{Wd}, {K} maps {k}x{k}", t_ours, t_fft))
-        print(f"  {rows[-1][0]}: im2col+GEMM {t_ours * 1e3:.2f} ms, FFT {t_fft * 1e3:.2f} ms "
+        print(f"  {rows[-1][0]}: pgboltz {t_ours * 1e3:.2f} ms, FFT {t_fft * 1e3:.2f} ms "
               f"(FFT / ours {t_fft / t_ours:.2f})", flush=True)
-    print("\n| layer | im2col + GEMM ms | FFT ms | FFT / im2col |")
+    print("\n| layer | pgboltz (GEMM + im2col/col2im) ms | FFT ms | FFT / pgboltz |")
     print("|---|---|---|---|")
     for name, o, f in rows:
         print(f"| {name} | {o * 1e3:.2f} | {f * 1e3:.2f} | {f / o:.2f} |")
