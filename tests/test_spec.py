@@ -99,7 +99,7 @@ BAD = [
     ("[[groups]]\nname = \"v\"\nshape = [3]\nunits = \"gauss\"\n", r"groups\[0\]: group 'v': unknown unit type"),
     (HEAD + "[[factors]]\nkind = \"dense\"\ngroups = [\"v\", \"x\"]\nvalue = 0.0\n",
      r"factors\[0\].groups: unknown group 'x'; known groups: v, h"),
-    (HEAD + "[[factors]]\nkind = \"conv\"\ngroup = \"v\"\n", r"factors\[0\].kind: unknown factor kind 'conv'"),
+    (HEAD + "[[factors]]\nkind = \"conv3d\"\ngroup = \"v\"\n", r"factors\[0\].kind: unknown factor kind 'conv3d'"),
     (HEAD + "[[factors]]\nkind = \"bias\"\ngroup = \"v\"\n", r"factors\[0\]: give exactly one of `init`"),
     (HEAD + "[[factors]]\nkind = \"bias\"\ngroup = \"v\"\ninit = { dist = \"cauchy\" }\n",
      r"factors\[0\].init.dist: expected one of normal, uniform, constant"),
