@@ -138,8 +138,8 @@ class _Continuation:
         t = Trainer(graph, data, c)
         if self.optim is not None:
             t.opt.load_state(self.optim)
-        if self.chains is not None and c.method == "pcd":
-            t.neg.set_states(self.chains)
+        if self.chains is not None and c.method == "pcd" and len(self.chains["v"]) == t.neg.chains:
+            t.neg.set_states(self.chains)  # (a batch_size changed by set_params restarts the chains)
         t.epoch = self.epoch
         metrics = t.run_epoch()
         self.optim, self.chains, self.epoch = t.opt.state(), t.neg.get_states(), self.epoch + 1
@@ -216,6 +216,7 @@ class _RBM(_Trained):
 
     def _epoch(self, X):
         epoch = self._training.epoch
+        self._training.config = self._config(self._seed)  # parameters changed by set_params apply from here on
         graph = self._graph_from_attributes()
         m = self._training.run_epoch(graph, {"v": self._training_data(X, epoch)})
         self._store(graph)
@@ -516,6 +517,7 @@ class BernoulliDBN(_Trained):
         rng = np.random.default_rng([self._seed, self._training[0].epoch, 6])
         x = _draw(X, self._seed, self._training[0].epoch)
         for k, (r, state) in enumerate(zip(rbms, self._training)):
+            state.config = self._config(self._seed + k)  # parameters changed by set_params apply from here on
             if first:  # as train_dbn_greedy: visible biases start at the base rates of the layer's input
                 r.factor("b").params["b"][...] = r.group("v").units.base_rate(x)["linear"]
             m = state.run_epoch(r, {"v": x})

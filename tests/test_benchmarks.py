@@ -2,6 +2,7 @@
 
 import importlib.util
 
+import numpy as np
 import pytest
 
 from .conftest import REPO
@@ -30,3 +31,20 @@ def test_gpu_sampling_benchmark_runs():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     mod.main(["--quick", "--skip", "train"])
+
+
+def test_learnergy_gaussian_benchmark_runs():
+    pytest.importorskip("learnergy", reason="learnergy (and torch) are optional peers: pip install torch learnergy")
+    spec = importlib.util.spec_from_file_location("learnergy_gaussian", REPO / "benchmarks" / "learnergy_gaussian.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ours, theirs = mod.main(["--quick"])
+    assert ours["seconds"] > 0 and theirs["seconds"] > 0 and np.isfinite(ours["ll"]) and np.isfinite(theirs["ll"])
+
+
+def test_conv_fields_benchmark_runs():
+    spec = importlib.util.spec_from_file_location("conv_fields", REPO / "benchmarks" / "conv_fields.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = mod.main(["--quick"])  # also asserts that both ways give the same fields
+    assert rows and all(t > 0 for _, o, f in rows for t in (o, f))
