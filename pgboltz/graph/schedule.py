@@ -30,6 +30,8 @@ for networkx fall back to their own checkerboard colouring.
 
 from __future__ import annotations
 
+import heapq
+
 from dataclasses import dataclass
 
 import networkx as nx
@@ -42,6 +44,8 @@ MAX_UNIT_NODES = 200_000
 #: unit-level edges implied by dense couplings above which colouring is refused
 MAX_UNIT_EDGES = 5_000_000
 GREEDY_STRATEGIES = ("largest_first", "smallest_last", "saturation_largest_first", "connected_sequential_bfs")
+#: above this many nodes DSATUR runs as our heap version (same rule, other tie order among equals)
+SMALL_COLOURING = 2000
 
 
 @dataclass(frozen=True)
@@ -236,10 +240,39 @@ def colour(G: nx.Graph) -> dict:
     else:
         c = None
         for strategy in GREEDY_STRATEGIES:
-            cand = nx.greedy_color(H, strategy=strategy)
+            if strategy == "saturation_largest_first" and H.number_of_nodes() > SMALL_COLOURING:
+                cand = dsatur(H)  # networkx's DSATUR rescans every node per step: 18 s at 5,640 nodes
+            else:
+                cand = nx.greedy_color(H, strategy=strategy)
             if c is None or max(cand.values()) < max(c.values()):
                 c = cand
     return {nodes[k]: c[k] for k in range(len(nodes))}
+
+
+def dsatur(H: nx.Graph) -> dict:
+    """DSATUR (Brelaz 1979) with a heap: colour next the node whose neighbours show the most distinct
+    colours (ties: the larger degree, then the smaller label), giving it the smallest colour its
+    neighbours lack. O((V + E) log V); deterministic for integer labels."""
+    adj = {v: sorted(H.adj[v]) for v in H.nodes}
+    degree = {v: len(nb) for v, nb in adj.items()}
+    seen = {v: set() for v in adj}  # colours among each node's neighbours
+    colour = {}
+    heap = [(0, -degree[v], v) for v in adj]
+    heapq.heapify(heap)
+    while heap:
+        neg_sat, _, v = heapq.heappop(heap)
+        if v in colour or -neg_sat != len(seen[v]):
+            continue  # stale entry: already coloured, or its saturation has grown since
+        used = seen[v]
+        c = 0
+        while c in used:
+            c += 1
+        colour[v] = c
+        for u in adj[v]:
+            if u not in colour and c not in seen[u]:
+                seen[u].add(c)
+                heapq.heappush(heap, (-len(seen[u]), -degree[u], u))
+    return colour
 
 
 def _lattice_fallback(graph, free):
