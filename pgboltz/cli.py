@@ -133,6 +133,9 @@ def _parser():
     info = sub.add_parser("info", help="show groups, factors, blocks and parameter count of a graph",
                           description="Show a graph's groups, factors, derived block schedule and parameter count.")
     info.add_argument("graph", metavar="GRAPH", help="spec file or example name")
+    info.add_argument("--write-spec", metavar="FILE",
+                      help="also write the graph as a spec FILE.toml with its parameters in FILE.npz (and large "
+                           "edge lists as text files beside it), to ship a topology in graphs/")
     info.add_argument("--allow-outside-paths", action="store_true",
                      help="let the spec read data files outside its own folder")
 
@@ -218,6 +221,11 @@ def cmd_info(args):
     print(graph.summary())
     sampler = GibbsSampler(graph, chains=1)
     print(sampler.describe())
+    if args.write_spec:
+        from .interop import write_spec
+
+        for f in write_spec(graph, args.write_spec):
+            print(f"wrote {f}")
     return 0
 
 
