@@ -211,6 +211,35 @@ def _parser():
     ev.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     ev.add_argument("--seed", type=SEED, default=0)
     ev.add_argument("--no-progress", action="store_true")
+
+    from .plots import KINDS, UNIT_LEVEL_MAX
+
+    plo = sub.add_parser(
+        "plot", help="draw a figure of a checkpoint or graph (needs matplotlib)",
+        description="Draw one figure into --out (PNG, or PDF/SVG by suffix), written atomically. KIND is: "
+                    "history (per-epoch metrics of a CHECKPOINT), samples (visible states after Gibbs sweeps), "
+                    "filters (receptive fields onto the visible group), ais (forward and reverse AIS of the "
+                    "average log-likelihood with +-3 sigma, and the exact value when it can be enumerated; needs "
+                    "--data), conditionals (derived conditionals against pgmpy's exact ones) or graph (groups and "
+                    f"factors, and for at most {UNIT_LEVEL_MAX} units the units coloured by Gibbs block). SOURCE is a "
+                    "checkpoint (.npz) or a spec file or example name. Needs matplotlib: "
+                    "pip install \"pgboltz[notebooks]\".")
+    plo.add_argument("kind", metavar="KIND", choices=KINDS, help=", ".join(KINDS))
+    plo.add_argument("source", metavar="SOURCE", help="checkpoint (.npz), spec file or example name")
+    plo.add_argument("--out", metavar="FILE", required=True, help="image file (.png, .pdf or .svg)")
+    plo.add_argument("--data", choices=DATASETS, help="ais: the data set the checkpoint was trained on")
+    plo.add_argument("--split", choices=("test", "train"), default="test", help="ais: split to evaluate (default test)")
+    plo.add_argument("--ais-runs", type=AT_LEAST_TWO, default=50, help="ais: runs per direction (default 50)")
+    plo.add_argument("--betas", type=AT_LEAST_TWO, default=2000, help="ais: intermediate distributions (default 2000)")
+    plo.add_argument("--n", type=POSITIVE, help="samples: chains drawn (default 64); filters: most shown (default 100)")
+    plo.add_argument("--sweeps", type=COUNT, default=1000, help="samples: Gibbs sweeps (default 1000)")
+    plo.add_argument("--states", type=POSITIVE, default=4,
+                     help="conditionals: random states of the rest to condition on (default 4)")
+    plo.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
+    plo.add_argument("--dpi", type=POSITIVE, default=100, help="resolution (default 100)")
+    plo.add_argument("--no-progress", action="store_true")
+    plo.add_argument("--allow-outside-paths", action="store_true",
+                     help="let the spec read data files outside its own folder")
     return p
 
 
@@ -564,6 +593,55 @@ def cmd_evaluate(args):
     return 0
 
 
+def cmd_plot(args):
+    from .errors import DataError
+    from .io import check_output
+    from . import plots
+
+    check_output(args.out)
+    plots.image_format(args.out)  # matplotlib missing, or an unknown image format: say so before any work
+    if args.kind == "ais" and args.data is None:
+        raise DataError("pgboltz plot ais needs --data, the data set the checkpoint was trained on")
+    graph, meta = plots.load_source(args.source, args.allow_outside_paths)
+    what = ""
+    if args.kind == "history":
+        if meta is None:
+            raise DataError(f"{args.source}: a graph spec has no training history; give a checkpoint (.npz) "
+                            "written by pgboltz train")
+        fig = plots.history_figure(meta["history"], f"{graph.name}: {meta['epoch']} epochs of "
+                                                    f"{meta['config'].get('method', 'training')}")
+    elif args.kind == "samples":
+        n = args.n or 64
+        fig = plots.samples_figure(graph, plots.draw_samples(graph, n, args.sweeps, args.seed),
+                                   f"{graph.name}: {n} chains after {args.sweeps} Gibbs sweeps")
+        what = f" ({n} chains x {args.sweeps} sweeps)"
+    elif args.kind == "filters":
+        W = plots.filters(graph, args.n or 100)
+        fig = plots.filters_figure(graph, W)
+        what = f" ({len(W)} filters)"
+    elif args.kind == "ais":
+        from .data import load as load_data
+
+        data = load_data(args.data)
+        train = data.for_graph(graph)  # refuses a mismatched data set before any work
+        est = plots.ais_estimates(graph, data.for_graph(graph, args.split), train, args.ais_runs, args.betas,
+                                  args.seed, progress=not args.no_progress)
+        for name, r in (("forward AIS", est.forward), ("reverse AIS", est.reverse)):
+            print(f"  {name} {r[0]:.3f} [{r[1]:.3f}, {r[2]:.3f}]")
+        if est.exact is not None:
+            print(f"  exact {est.exact:.3f}")
+        print(f"  base-rate model {est.base_rate:.3f}")
+        fig = plots.ais_figure(est, f"{graph.name}, {args.data} {args.split} split")
+    elif args.kind == "conditionals":
+        theirs, ours, joint = plots.conditional_pairs(graph, args.states, args.seed)
+        what = f" ({len(ours)} probabilities, max |derived - pgmpy| = {np.abs(theirs - ours).max():.1e})"
+        fig = plots.conditionals_figure(theirs, ours, joint, f"{graph.name}: derived vs pgmpy")
+    else:
+        fig = plots.graph_figure(graph)
+    print(f"wrote {plots.save_figure(fig, args.out, args.dpi)}{what}")
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -575,7 +653,7 @@ def main(argv=None):
         return 2
     try:
         commands = {"info": cmd_info, "verify": cmd_verify, "sample": cmd_sample, "train": cmd_train,
-                    "evaluate": cmd_evaluate}
+                    "evaluate": cmd_evaluate, "plot": cmd_plot}
         return commands[args.command](args)
     except PgboltzError as exc:
         print(f"pgboltz: error: {exc}", file=sys.stderr)
