@@ -469,6 +469,7 @@ def cmd_train(args):
             ll = t.exact_log_likelihoods()
             if ll is not None:
                 extra += ", exact log-likelihood " + ", ".join(f"{k} {v:.3f}" for k, v in ll.items())
+                m["exact_log_likelihood"] = {k: float(v) for k, v in ll.items()}  # kept in the checkpoint's history
         print(line + f" ({m['seconds']:.2f} s){extra}", flush=True)
         if args.save_every and m["epoch"] % args.save_every == 0:
             t.save(args.out)

@@ -154,9 +154,13 @@ def tile(images: np.ndarray, cols: int | None = None, pad: int = 1, scale: int =
 
 
 def image_shape(shape) -> tuple:
-    """(h, w) to draw a group of this shape: itself if 2-D, else the most square factorisation."""
+    """(h, w) to draw a group of this shape: itself if 2-D, its channels side by side if 3-D
+    (channels, height, width), else the most square factorisation."""
+    shape = tuple(int(s) for s in shape)
     if len(shape) == 2:
-        return tuple(shape)
+        return shape
+    if len(shape) == 3:
+        return (shape[1], shape[0] * shape[2])
     n = int(np.prod(shape))
     h = int(np.floor(np.sqrt(n)))
     while n % h:
@@ -164,9 +168,18 @@ def image_shape(shape) -> tuple:
     return (h, n // h)
 
 
+def image_layout(x: np.ndarray, shape) -> np.ndarray:
+    """``(n, *shape)`` or ``(n, size)`` values as ``(n, h, w)`` images (:func:`image_shape`), unscaled:
+    a 3-D group's channels are placed side by side, not interleaved row by row."""
+    shape = tuple(int(s) for s in shape)
+    x = np.asarray(x, dtype=np.float64).reshape((len(x),) + shape)
+    if len(shape) == 3:
+        x = x.transpose(0, 2, 1, 3)  # (n, height, channels, width)
+    return x.reshape((len(x),) + image_shape(shape))
+
+
 def as_images(x: np.ndarray, shape) -> np.ndarray:
     """Reshape ``(n, *shape)`` states to ``(n, h, w)`` for pictures, scaled to [0, 1]."""
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    h, w = image_shape(shape)
     lo, hi = x.min(initial=0.0), x.max(initial=1.0)
-    return ((x - lo) / (hi - lo if hi > lo else 1.0)).reshape(len(x), h, w)
+    return image_layout((x - lo) / (hi - lo if hi > lo else 1.0), shape)

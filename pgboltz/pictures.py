@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .io import as_images, image_shape, tile, write_png
+from .io import as_images, image_layout, tile, write_png
 
 
 def _scale(image_shape, target=64):
@@ -29,6 +29,6 @@ def filters_png(path, graph, n: int = 100):
             cols = W[:, :n].T
             lo = cols.min(axis=1, keepdims=True)
             hi = cols.max(axis=1, keepdims=True)
-            imgs = ((cols - lo) / np.where(hi > lo, hi - lo, 1.0)).reshape((-1,) + image_shape(graph.group(vis).shape))
+            imgs = image_layout((cols - lo) / np.where(hi > lo, hi - lo, 1.0), graph.group(vis).shape)
             return write_png(path, tile(imgs, scale=_scale(imgs.shape[1:])))
     return None

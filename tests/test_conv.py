@@ -147,3 +147,14 @@ def test_gaussian_conv_rbm_pooling_marginals_follow_exact_inference():
     from pgboltz.verify import family_z_limit
 
     assert z_scores(m.flat_mean(), mean, m.flat_mean_se(), m.n_samples * m.n_chains).max() < family_z_limit(40)
+
+
+def test_pictures_of_multichannel_groups_put_channels_side_by_side():
+    from pgboltz.io import as_images, image_shape
+
+    x = np.zeros((1, 2, 4, 4))
+    x[0, 1] = 1.0  # the second channel on
+    img = as_images(x.reshape(1, -1), (2, 4, 4))[0]
+    assert image_shape((2, 4, 4)) == (4, 8) and img.shape == (4, 8)
+    assert np.all(img[:, :4] == 0) and np.all(img[:, 4:] == 1)  # left half channel 0, right half channel 1
+    assert image_shape((1, 8, 8)) == (8, 8)

@@ -229,3 +229,17 @@ def test_overwrite_keeps_the_file_mode(tmp_path, capsys):
     out.chmod(0o640)
     assert plot(capsys, "graph", "rbm-small", "--out", out)[0] == 0
     assert out.stat().st_mode & 0o777 == 0o640 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_history_keeps_and_plots_the_exact_log_likelihood_of_eval_every(tmp_path):
+    from pgboltz.checkpoint import load_model
+    from pgboltz.cli import main
+    from pgboltz.plots import history_curves
+
+    ck = tmp_path / "h.npz"
+    assert main(["train", "rbm-digits", "--data", "digits", "--epochs", "4", "--batch-size", "100",
+                 "--eval-every", "2", "--out", str(ck), "--no-progress"]) == 0
+    _, _, meta = load_model(str(ck))
+    curves = history_curves(meta["history"])
+    x, y = curves["exact_log_likelihood"]["test"]
+    assert list(x) == [2, 4] and np.all(np.isfinite(y)) and np.all(y < 0)
