@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import io
 from .errors import DataError
 
 KINDS = ("history", "samples", "filters", "ais", "conditionals", "graph")
@@ -79,23 +80,21 @@ def save_figure(fig, path, dpi: int = 100) -> Path:
 
 # -- pictures of a group's states --------------------------------------------------------------
 def image_shape(shape) -> tuple:
-    """(h, w) to draw a group of this shape: 2-D as is, 3-D (C, H, W) as its C channels side by side,
-    1-D of square size as a square, anything else as a one-row strip."""
+    """(h, w) to draw a group of this shape: 2-D and 3-D as :func:`pgboltz.io.image_shape` (a 3-D
+    group's channels side by side), 1-D of square size as a square, anything else as a one-row strip."""
     shape = tuple(int(s) for s in shape)
+    if len(shape) in (2, 3):
+        return io.image_shape(shape)
     n = math.prod(shape)
-    if len(shape) == 2:
-        return shape
-    if len(shape) == 3:
-        return (shape[1], shape[0] * shape[2])
     r = math.isqrt(n)
     return (r, r) if r * r == n else (1, n)
 
 
 def as_images(x, shape) -> np.ndarray:
     """``(n, *shape)`` (or ``(n, size)``) states as ``(n, h, w)`` images laid out by :func:`image_shape`."""
-    x = np.asarray(x, dtype=np.float64).reshape((len(x),) + tuple(shape))
-    if len(shape) == 3:
-        x = x.transpose(0, 2, 1, 3)  # (n, H, C, W): channels side by side
+    if len(shape) in (2, 3):
+        return io.image_layout(x, shape)
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     return x.reshape((len(x),) + image_shape(shape))
 
 

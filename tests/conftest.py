@@ -27,3 +27,24 @@ def rng():
 def z_scores(empirical, exact, se, n_total):
     """|empirical - exact| / se, with se floored at the resolution of a frequency."""
     return np.abs(np.asarray(empirical) - np.asarray(exact)) / np.maximum(se, 0.5 / n_total)
+
+
+@pytest.fixture
+def cupy_stand_in(monkeypatch):
+    """Every ``backend="cupy"`` that pgboltz builds is the CuPy backend on the NumPy-backed stand-in
+    (tests/fake_cupy.py): trainers, samplers and estimators run the CuPy code path without a GPU."""
+    import pgboltz.model as model
+    from pgboltz.backends.cupy_backend import CupyBackend
+
+    from .fake_cupy import make
+
+    real = model.get_backend
+
+    def fake(name, **kw):
+        if name == "cupy":
+            kw.pop("streams", None)
+            kw.pop("threads", None)
+            return CupyBackend(module=make(), **kw)
+        return real(name, **kw)
+
+    monkeypatch.setattr(model, "get_backend", fake)

@@ -67,26 +67,13 @@ def test_cupy_code_path_on_a_stand_in_module():
         assert np.allclose(s.energy(), g.energy(s.get_states()))
 
 
-def test_training_and_ais_code_paths_on_the_cupy_stand_in(monkeypatch):
+def test_training_and_ais_code_paths_on_the_cupy_stand_in(cupy_stand_in):
     """Trainer (PT, per-chain betas, statistics) and AIS through the CuPy backend's code."""
-    import pgboltz.model as gibbs
-    from pgboltz.backends.cupy_backend import CupyBackend
     from pgboltz.estimators import ais, base_rate_biases
     from pgboltz.exact import log_z
     from pgboltz.learning import OptimConfig, TrainConfig, Trainer
     from pgboltz.models import rbm
 
-    from .fake_cupy import make
-
-    real = gibbs.get_backend
-
-    def fake(name, **kw):
-        if name == "cupy":
-            kw.pop("streams", None)
-            return CupyBackend(module=make(), **kw)
-        return real(name, **kw)
-
-    monkeypatch.setattr(gibbs, "get_backend", fake)
     g = rbm(12, 6, scale=0.1)
     data = (np.random.default_rng(0).random((200, 12)) < 0.3).astype(float)
     t = Trainer(g, {"v": data}, TrainConfig(method="pt", temperatures=3, batch_size=50, epochs=3, backend="cupy",

@@ -134,25 +134,14 @@ def test_sparse_factors_run_as_csr_products_on_the_cupy_path():
         assert np.allclose(a, b, atol=1e-5)
 
 
-def test_dbm_pretraining_joint_training_and_evaluation_run_on_the_fused_cupy_path(monkeypatch):
+def test_dbm_pretraining_joint_training_and_evaluation_run_on_the_fused_cupy_path(cupy_stand_in):
     """The deep-model pipeline (doubled RBMs, mean-field positive phase, AIS + bound) through the
     CuPy backend's fused code: mean-field must see the bias the kernels otherwise add themselves."""
-    import pgboltz.model as model
     from pgboltz import data
     from pgboltz.estimators import evaluate
     from pgboltz.estimators import exact_log_likelihood
     from pgboltz.learning import OptimConfig, TrainConfig, Trainer, train_dbm_greedy
 
-    real = model.get_backend
-
-    def fake(name, **kw):
-        if name == "cupy":
-            kw.pop("streams", None)
-            kw.pop("threads", None)
-            return fake_backend(**kw)
-        return real(name, **kw)
-
-    monkeypatch.setattr(model, "get_backend", fake)
     d = data.digits()
     x = d.train[:300].reshape(300, -1)
     cfg = TrainConfig(method="pcd", epochs=5, batch_size=20, seed=1, backend="cupy", optim=OptimConfig(lr=0.05))
@@ -169,23 +158,12 @@ def test_dbm_pretraining_joint_training_and_evaluation_run_on_the_fused_cupy_pat
     assert exact_ll > e.base_rate + 0.3, (exact_ll, e.base_rate)
 
 
-def test_resume_on_the_fused_path_repeats_an_uninterrupted_run_bit_for_bit(monkeypatch, tmp_path):
+def test_resume_on_the_fused_path_repeats_an_uninterrupted_run_bit_for_bit(cupy_stand_in, tmp_path):
     """The trainer reseeds its backend every epoch: the fused kernels must take the new key."""
-    import pgboltz.model as model
     from pgboltz import data
     from pgboltz.learning import OptimConfig, TrainConfig, Trainer
     from pgboltz.specs import load
 
-    real = model.get_backend
-
-    def fake(name, **kw):
-        if name == "cupy":
-            kw.pop("streams", None)
-            kw.pop("threads", None)
-            return fake_backend(**kw)
-        return real(name, **kw)
-
-    monkeypatch.setattr(model, "get_backend", fake)
     d = data.digits()
     cfg = TrainConfig(method="pcd", epochs=4, batch_size=200, chains=40, backend="cupy", optim=OptimConfig(lr=0.05))
     g1 = load("rbm-digits")

@@ -91,19 +91,15 @@ def test_fused_binary_kernel_equals_the_reference_bit_for_bit(spin, with_bias, p
     beta = r.uniform(0.2, 1.5, (rows, 1)).astype(np.float32) if per_row_beta else 0.8
     lo, hi = (-1.0, 1.0) if spin else (0.0, 1.0)
     out = be.empty((rows, n))
-    counter = k.launches.count
-    k.binary(be.asarray(field), None if bias is None else be.asarray(bias),
-             be.asarray(beta) if per_row_beta else beta, hi - lo, lo, hi, out)
-    expected = ref.binary_update(field, bias, beta if per_row_beta else None, 0.8, hi - lo, lo, hi, k.launches.key,
-                                 (counter, 0))
-    assert np.array_equal(be.to_numpy(out), expected)
-    k.max_blocks = 1  # one block of threads: every thread runs many Philox blocks of the grid-stride loop
-    counter = k.launches.count
-    k.binary(be.asarray(field), None if bias is None else be.asarray(bias),
-             be.asarray(beta) if per_row_beta else beta, hi - lo, lo, hi, out)
-    expected = ref.binary_update(field, bias, beta if per_row_beta else None, 0.8, hi - lo, lo, hi, k.launches.key,
-                                 (counter, 0))
-    assert np.array_equal(be.to_numpy(out), expected)
+    # the default grid, then one block of threads: every thread runs many Philox blocks of the grid-stride loop
+    for max_blocks in (k.max_blocks, 1):
+        k.max_blocks = max_blocks
+        counter = k.launches.count
+        k.binary(be.asarray(field), None if bias is None else be.asarray(bias),
+                 be.asarray(beta) if per_row_beta else beta, hi - lo, lo, hi, out)
+        expected = ref.binary_update(field, bias, beta if per_row_beta else None, 0.8, hi - lo, lo, hi,
+                                     k.launches.key, (counter, 0))
+        assert np.array_equal(be.to_numpy(out), expected)
 
 
 def test_fused_gaussian_and_pool_kernels_equal_the_reference_bit_for_bit():
