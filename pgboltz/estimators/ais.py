@@ -127,13 +127,14 @@ def undirected_part(graph):
 class _Path:
     """The annealing path over one graph: log f_beta(x_K) and transitions at beta."""
 
-    def __init__(self, graph, base, runs, seed, backend, dtype):
+    def __init__(self, graph, base, runs, seed, backend, dtype, inputs=None):
         from ..graph import FactorGraph
         from ..sampling import GibbsSampler
 
-        if graph.inputs:
+        if graph.inputs and inputs is None:
             raise GraphError(f"AIS estimates one partition function; {graph.name!r} has input groups "
-                             f"({', '.join(graph.inputs)}), so Z depends on their values -- clamp them in a copy")
+                             f"({', '.join(graph.inputs)}), so Z depends on their values -- use conditional_ais, "
+                             "which estimates log Z(u) row by row")
         graph = undirected_part(graph)
         self.graph = graph
         self.summed = summed_groups(graph)
@@ -144,7 +145,7 @@ class _Path:
         in_joint = {g for _, js in self.joints for g in js}
         self.base = {}
         for g in self.kept:
-            if g in in_joint:
+            if g in in_joint or g in graph.inputs:
                 continue
             grp = graph.group(g)
             field = as_field(base[g]) if g in base else grp.units.base_rate(None, size=grp.size)
@@ -167,7 +168,9 @@ class _Path:
             if "precision" in field:
                 self.base_factors.append((len(aug.factors), g, "precision"))
                 aug.add_factor(Quadratic(g, np.zeros(n), name=f"__base_precision_{g}"))
-        self.sampler = GibbsSampler(aug, chains=runs, backend=backend, seed=seed, dtype=dtype)
+        # inputs (a conditional model's u, one row per run) stay clamped along the whole path: each run's
+        # weight estimates its own Z(u); the base model does not depend on them
+        self.sampler = GibbsSampler(aug, chains=runs, backend=backend, seed=seed, dtype=dtype, clamp=inputs)
         self.model = self.sampler.model
         self.be = self.sampler.backend
         self.kept_only = [k for k in range(self.n_model) if not set(graph.factors[k].groups) & set(self.summed)]
@@ -211,6 +214,8 @@ class _Path:
         runs = self.sampler.chains
         states = {}
         for g, grp in self.graph.groups.items():
+            if g in self.graph.inputs:
+                continue
             field = self.base.get(g) or grp.units.base_rate(None, size=grp.size)
             states[g] = grp.units.sample_host(rng, field, (runs, grp.size))
         for dist, js in self.joints:
@@ -234,18 +239,22 @@ class _Path:
 
 
 def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="numpy", dtype="float32",
-        reverse_from: dict | None = None, progress: bool = False) -> AISResult:
+        reverse_from: dict | None = None, progress: bool = False, inputs: dict | None = None) -> AISResult:
     """Estimate log Z of ``graph`` by AIS from the base-rate model ``base`` (``{visible group: biases}``).
 
     ``reverse_from``: states ``{group: (runs, *shape)}`` assumed to be model samples (for example
     the end of a long Gibbs run); then AIS runs from the model to the base and the result is
     a stochastic upper bound of log Z instead of a lower one.
+
+    ``inputs``: values ``{input group: (runs, size)}`` of a conditional model's input groups, one row
+    per run; each run's weight then estimates its own Z(u) (see :func:`conditional_ais`), and the
+    pooled ``log_z`` of the result means nothing unless every row is the same.
     """
     betas = default_betas() if betas is None else np.asarray(betas, dtype=np.float64)
     if betas.ndim != 1 or len(betas) < 2 or betas[0] != 0 or betas[-1] != 1 or np.any(np.diff(betas) <= 0):
         raise DataError("betas must rise strictly from 0 to 1")
     t0 = time.perf_counter()
-    path = _Path(graph, base, runs, seed, backend, dtype)
+    path = _Path(graph, base, runs, seed, backend, dtype, inputs)
     xp = path.be.xp
     log_w = xp.zeros(runs, dtype=np.float64)
     bar = _bar(len(betas) - 1, progress, "AIS reverse" if reverse_from else "AIS")
@@ -276,6 +285,46 @@ def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="
     path.sampler.backend.close()
     return AISResult(float(log_z), float(lo), float(hi), log_w, path.log_z0, direction, runs, len(betas),
                      time.perf_counter() - t0)
+
+
+@dataclass
+class ConditionalAIS:
+    """Forward AIS estimates of log Z(u), one per row of the inputs, each with its +-3 sigma interval."""
+
+    log_z: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    runs_per_row: int
+    n_betas: int
+    seconds: float
+
+
+def conditional_ais(graph, inputs: dict, base: dict, runs_per_row: int = 10, betas=None, seed: int = 0,
+                    backend="numpy", dtype="float32", progress: bool = False,
+                    max_chains: int = 20000) -> ConditionalAIS:
+    """log Z(u) of a conditional model (a cRBM frame, an RNN-RBM frame) for every row of ``inputs``
+    (``{input group: (n, size)}``) by forward AIS: ``runs_per_row`` runs per row from one base model
+    (``{visible group: biases}``, e.g. :func:`base_rate_biases` of the frames), rows batched into at
+    most ``max_chains`` chains. Each estimate is a stochastic lower bound of its log Z(u)."""
+    from .conditional import _check_inputs
+
+    inputs = _check_inputs(graph, inputs)
+    n = next(iter(inputs.values())).shape[0]
+    R = int(runs_per_row)
+    if R < 2:
+        raise DataError("runs_per_row must be at least 2 (the interval needs a spread)")
+    betas = default_betas() if betas is None else np.asarray(betas, dtype=np.float64)
+    t0 = time.perf_counter()
+    rows = max(1, int(max_chains) // R)
+    out = np.empty((3, n))
+    for k, start in enumerate(range(0, n, rows)):
+        stop = min(n, start + rows)
+        chunk = {g: np.repeat(x[start:stop], R, axis=0) for g, x in inputs.items()}
+        res = ais(graph, base, runs=(stop - start) * R, betas=betas, seed=seed + k, backend=backend, dtype=dtype,
+                  progress=progress, inputs=chunk)
+        for i, lw in enumerate(res.log_weights.reshape(stop - start, R)):
+            out[:, start + i] = _interval(lw, res.log_z_base)
+    return ConditionalAIS(out[0], out[1], out[2], R, len(betas), time.perf_counter() - t0)
 
 
 def _bar(total, enabled, desc):
