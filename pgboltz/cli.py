@@ -6,6 +6,7 @@
   pgboltz train GRAPH --data D    CD-k / PCD / parallel tempering on offline data; checkpoint + PNGs
                                   (DBNs greedily layer by layer; DBMs optionally pre-trained first)
   pgboltz evaluate CHECKPOINT     exact or AIS log-likelihood with its interval
+  pgboltz generate CHECKPOINT     sequences from a conditional RBM or an RNN-RBM (npz, piano-roll PNG, MIDI)
 
 GRAPH is a spec file (see graphs/README.md) or the name of a shipped example.
 """
@@ -24,6 +25,7 @@ import numpy as np
 from . import __version__
 from .errors import PgboltzError, TooLargeError
 from .data import DATASETS
+from .sequence_data import SEQUENCE_DATASETS
 from .specs import DEFAULT_GRAPH, example_names, load
 
 #: `pgboltz verify` without arguments checks the examples up to this size (a few seconds each)
@@ -75,7 +77,8 @@ AT_LEAST_TWO = _number(int, 2, what="an integer >= 2 (an interval needs two runs
 def _train_options(trn):
     """The options of `pgboltz train` (also read alone, to see which were given on the command line)."""
     trn.add_argument("graph", metavar="GRAPH", help="spec file or example name (e.g. rbm-digits, rbm-784x500)")
-    trn.add_argument("--data", required=True, choices=DATASETS)
+    trn.add_argument("--data", required=True, choices=DATASETS + SEQUENCE_DATASETS,
+                     help="image data sets, or sequences (motion, chorales) for a conditional RBM or an RNN-RBM")
     trn.add_argument("--method", choices=("cd", "pcd", "pt"), help="cd, pcd or pt (default pcd)")
     trn.add_argument("-k", type=POSITIVE, help="Gibbs sweeps per update (default 1)")
     trn.add_argument("--epochs", type=POSITIVE, default=20)
@@ -200,8 +203,9 @@ def _parser():
                     "DBMs whose hidden layers cannot be enumerated given v, log p~(v) is a variational lower bound "
                     "(mean-field for a DBM, the up-pass for a DBN) with an importance-sampled estimate beside it.")
     ev.add_argument("checkpoint", metavar="CHECKPOINT")
-    ev.add_argument("--data", required=True, choices=DATASETS)
-    ev.add_argument("--split", choices=("test", "train"), default="test")
+    ev.add_argument("--data", required=True, choices=DATASETS + SEQUENCE_DATASETS)
+    ev.add_argument("--split", choices=("test", "train", "valid"), default="test",
+                    help="split to evaluate (valid: sequence data sets only) (default test)")
     ev.add_argument("--ais-runs", type=AT_LEAST_TWO, default=100)
     ev.add_argument("--betas", type=AT_LEAST_TWO, default=14500, help="intermediate distributions (default 14500)")
     ev.add_argument("--no-reverse", action="store_true", help="skip reverse AIS")
@@ -211,6 +215,27 @@ def _parser():
     ev.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     ev.add_argument("--seed", type=SEED, default=0)
     ev.add_argument("--no-progress", action="store_true")
+
+    gen = sub.add_parser(
+        "generate", help="generate sequences from a trained conditional RBM or RNN-RBM",
+        description="Run a sequence model forward frame by frame, feeding back its own output: a conditional RBM "
+                    "from a history of real frames (the first test sequence of --data), an RNN-RBM from an empty "
+                    "RNN state (or primed with --prime frames of the first test sequence). Each frame takes "
+                    "--gibbs-steps blocked Gibbs sweeps. Writes the frames to an .npz (chains, frames, units), and "
+                    "optionally a picture (a piano roll for notes) and a MIDI file of the first sequence.")
+    gen.add_argument("checkpoint", metavar="CHECKPOINT")
+    gen.add_argument("--data", choices=SEQUENCE_DATASETS, help="the data set the model was trained on (needed for "
+                                                               "a conditional RBM's history)")
+    gen.add_argument("--frames", type=POSITIVE, default=100, help="frames to generate (default 100)")
+    gen.add_argument("--chains", type=POSITIVE, default=4, help="sequences generated side by side (default 4)")
+    gen.add_argument("--gibbs-steps", type=POSITIVE, default=25, help="Gibbs sweeps per frame (default 25)")
+    gen.add_argument("--prime", type=COUNT, default=0,
+                     help="frames of the first test sequence to start from (conditional RBM: at least its order)")
+    gen.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
+    gen.add_argument("--out", metavar="FILE", default="generated.npz", help="output archive (default generated.npz)")
+    gen.add_argument("--png", metavar="FILE", help="also write a picture of the generated frames")
+    gen.add_argument("--midi", metavar="FILE", help="also write the first sequence as a MIDI file (88-key rolls)")
+    gen.add_argument("--no-progress", action="store_true")
 
     from .plots import KINDS, UNIT_LEVEL_MAX
 
@@ -400,12 +425,21 @@ def cmd_train(args):
             check_output(args.png + suffix)
     if args.resume and Path(args.out).exists() and not os.access(args.out, os.W_OK):
         raise DataError(f"{args.out}: not writable, so the resumed run could not save; fix its permissions")
-    data = load_data(args.data)
+    if args.data in SEQUENCE_DATASETS:
+        from .cli_sequences import SequenceWindows, load_sequences
+
+        data = SequenceWindows(load_sequences(args.data, not args.no_progress))
+    else:
+        data = load_data(args.data)
     if args.resume:
         from .checkpoint import load_model
 
         loaded = load_model(args.out)
         graph, _, meta = loaded
+        if meta.get("recipe") == "rnn-rbm":
+            from .cli_sequences import train_rnn_rbm
+
+            return train_rnn_rbm(args, data, given)
         if args.pretrain or args.pretrain_lr is not None:
             raise DataError("--pretrain starts a new run; a resumed run continues joint training without it")
         if meta.get("recipe") == "greedy-dbn":
@@ -424,6 +458,11 @@ def cmd_train(args):
             if k not in given:
                 setattr(args, k, v)
         graph = load(args.graph, args.allow_outside_paths)
+        if args.data in SEQUENCE_DATASETS:
+            from .cli_sequences import is_rnn_rbm, train_rnn_rbm
+
+            if is_rnn_rbm(graph):
+                return train_rnn_rbm(args, data, given, graph)
         try:
             config = TrainConfig(method=args.method, k=args.k, epochs=args.epochs, batch_size=args.batch_size,
                                  chains=args.chains, temperatures=args.temperatures, seed=args.seed,
@@ -457,8 +496,10 @@ def cmd_train(args):
                                     "drop --pretrain")
                 _pretrain_dbm(args, graph, data, config)
         trainer = Trainer(graph, data.for_graph(graph), config, data.for_graph(graph, "test"))
-    how = data.threshold if data.real else f"binarised at {data.threshold}"
-    print(f"training {graph.name} on {data.name} ({len(data.train)} train / {len(data.test)} test, "
+    sequences = args.data in SEQUENCE_DATASETS
+    how = data.threshold if data.real or sequences else f"binarised at {data.threshold}"
+    print(f"training {graph.name} on {data.name} ({len(data.train)} train / {len(data.test)} test"
+          f"{' sequences' if sequences else ''}, "
           f"{how}) with {trainer.config.method}, k={trainer.config.k}")
 
     def report(t, m):
@@ -581,6 +622,14 @@ def cmd_evaluate(args):
     from .data import load as load_data
     from .estimators import evaluate
 
+    if args.data in SEQUENCE_DATASETS:
+        from .cli_sequences import evaluate_sequences
+
+        return evaluate_sequences(args)
+    if args.split == "valid":
+        from .errors import DataError
+
+        raise DataError(f"{args.data} has train and test splits only; --split valid is for sequence data sets")
     graph, _, meta = load_model(args.checkpoint)
     data = load_data(args.data)
     data.for_graph(graph)  # refuse a mismatched data set before any work
@@ -653,8 +702,10 @@ def main(argv=None):
         _parser().print_help()
         return 2
     try:
+        from .cli_sequences import cmd_generate
+
         commands = {"info": cmd_info, "verify": cmd_verify, "sample": cmd_sample, "train": cmd_train,
-                    "evaluate": cmd_evaluate, "plot": cmd_plot}
+                    "evaluate": cmd_evaluate, "plot": cmd_plot, "generate": cmd_generate}
         return commands[args.command](args)
     except PgboltzError as exc:
         print(f"pgboltz: error: {exc}", file=sys.stderr)

@@ -243,12 +243,23 @@ class Trainer:
         return self.history
 
     def exact_log_likelihoods(self, max_units: int = 20) -> dict | None:
-        """Exact average log-likelihood of the train (and test) data, or None if the model is too large."""
+        """Exact average log-likelihood of the train (and test) data, or None if the model is too large
+        (a conditional model: the average log p(v | inputs) of the first 2000 rows of each)."""
         from ..errors import TooLargeError
         from ..estimators import exact_log_likelihood
         from ..exact import log_z
 
         self.model.pull_params()
+        if self.graph.inputs:  # a conditional model: log p(v | u) row by row, each row with its own log Z(u)
+            from ..estimators import conditional_log_likelihood
+
+            sets = {"train": self.train} if self.test is None else {"train": self.train, "test": self.test}
+            try:
+                return {k: float(conditional_log_likelihood(self.graph, {g: x[:2000] for g, x in d.items()},
+                                                            max_units=min(max_units, 16)).mean())
+                        for k, d in sets.items()}
+            except (TooLargeError, DataError):
+                return None
         try:
             lz = log_z(self.graph, max_units=max_units)
         except TooLargeError:
