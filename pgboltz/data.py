@@ -8,6 +8,9 @@
 | mnist5k-real, fashion-real | the same images as real values | as above | as above |
 | patches   | 8x8 patches of scikit-image's camera, astronaut (grey), grass, brick | 20000 / 4000 | disjoint tiles of each image (a fifth held out) |
 
+Sequences (Bach chorales, synthetic motion) for the conditional RBM and the RNN-RBM live in
+:mod:`pgboltz.sequence_data`.
+
 Binarisation (documented thresholds): digits pixels (0..16) become 1 when >= 8;
 MNIST and Fashion-MNIST pixels (0..255) become 1 when >= 128. Nothing is ever
 downloaded; a missing source raises :class:`~pgboltz.errors.DataError` naming the
