@@ -35,6 +35,7 @@ import numpy as np
 from .backends import get_backend
 from .errors import DataError, GraphError
 from .factors.bias import BiasTerm
+from .factors.lattice import checkerboard_parity
 from .graph.schedule import as_blocks, derive_blocks
 
 
@@ -118,6 +119,11 @@ class _PartUpdate:
         n = self.terms.n
         self.out = model.states[part.group] if part.index is None else be.empty((chains, n))
         self.index_dev = None if part.index is None else be.asarray(part.index, dtype=np.intp)
+        # a checkerboard half of a 2-D group (even sides) is written back through two strided views
+        # instead of a scatter by index (several times faster on the CPU)
+        shape = model.graph.group(part.group).shape
+        parity = checkerboard_parity(part.index, shape) if part.index is not None and len(shape) == 2 else None
+        self.halves = None if parity is None else (shape, [(a, (parity + a) % 2) for a in (0, 1)])
         self.n_elements = chains * n
         self.groups = (part.group,)
         self.kernel = be.fused_update(self.units, tuple(self.terms.by_slot))
@@ -139,7 +145,12 @@ class _PartUpdate:
             noise = self.noise[rows]
             m.backend.draw_(self.units.noise, k, noise)
             self.units.sample_(m.backend.xp, field, m.beta_rows(rows), noise, out)
-        if self.index_dev is not None:
+        if self.halves is not None:
+            (H, W), views = self.halves
+            x, o = m.states[self.group][rows].reshape(-1, H, W), out.reshape(-1, H, W // 2)
+            for a, first in views:
+                x[:, a::2, first::2] = o[:, a::2, :]
+        elif self.index_dev is not None:
             m.states[self.group][rows][:, self.index_dev] = out
 
     def expect(self, damping):

@@ -42,10 +42,76 @@ def _shift_mul(xp, x, J, axis, step, out):
         xp.multiply(x[sl(n - 1, n)], J[jl(0, 1)], out=out[sl(0, 1)])
 
 
+def checkerboard_parity(index, shape) -> int | None:
+    """p if ``index`` lists, in increasing order, exactly the sites (r, c) with (r + c) % 2 == p of an
+    even-sized lattice ``shape`` (a checkerboard half, as the colouring finds it), else None."""
+    H, W = shape
+    if index is None or H % 2 or W % 2 or len(index) != H * W // 2:
+        return None
+    index = np.asarray(index)
+    p = int(index[0] % 2)
+    r, c = np.indices((H, W))
+    want = np.flatnonzero(((r + c) % 2).ravel() == p)
+    return p if np.array_equal(index, want) else None
+
+
+class _HalfLattice:
+    """The field on one checkerboard half only. The other colour's sites are first copied into compact
+    quarters ``other[:, a]`` (rows of parity a, that colour's sites of each row in order); each site's
+    four neighbours are then entries of those quarters at the same or the adjacent row or column,
+    directly or shifted by one with wrap-around. Every product runs on contiguous quarter arrays, each
+    neighbour is read once and no full-lattice field is formed; the result is copied into the half's
+    row-major order at the end."""
+
+    def __init__(self, parity, shape, J_right, J_down, backend, chains):
+        xp = backend.xp
+        H, W = shape
+        self.xp, self.shape = xp, shape
+        J_left, J_up = xp.roll(J_right, 1, axis=1), xp.roll(J_down, 1, axis=0)
+        self.quarters = []  # (row parity a, [(J, source quarter, axis, step)])
+        for a in (0, 1):
+            s = (parity + a) % 2  # the half's first column in rows of parity a
+            q = lambda J: xp.ascontiguousarray(J[a::2, s::2])  # noqa: E731
+            dirs = [(q(J_right), a, 2, 0 if s == 0 else 1),   # right neighbour: column s + 1 + 2k
+                    (q(J_left), a, 2, 0 if s == 1 else -1),   # left: column s - 1 + 2k
+                    (q(J_down), 1 - a, 1, 0 if a == 0 else 1),  # down: row a + 1 + 2i
+                    (q(J_up), 1 - a, 1, 0 if a == 1 else -1)]   # up: row a - 1 + 2i
+            self.quarters.append((a, dirs))
+        quarter = (chains, H // 2, W // 2)
+        self.scratch, self.result = backend.empty(quarter), backend.empty((2,) + quarter)
+        self.other = backend.empty((2,) + quarter)
+        self.other_cols = [1 - (parity + a) % 2 for a in (0, 1)]  # the other colour's first column, by row parity
+
+    def __call__(self, x, out, add, rows):
+        """x: (chains, H, W) states; out: (chains, H * W / 2) in the index's order (row-major over the half)."""
+        xp = self.xp
+        H, W = self.shape
+        out3 = out.reshape(out.shape[0], H, W // 2)
+        scratch = self.scratch[rows]
+        for a, c in enumerate(self.other_cols):
+            self.other[a][rows] = x[:, a::2, c::2]
+        for a, dirs in self.quarters:
+            o = self.result[a][rows]
+            for k, (J, src, axis, step) in enumerate(dirs):
+                target = o if k == 0 else scratch
+                if step == 0:
+                    xp.multiply(self.other[src][rows], J, out=target)
+                else:
+                    _shift_mul(xp, self.other[src][rows], J, axis, step, target)
+                if k:
+                    o += scratch
+            if add:
+                out3[:, a::2, :] += o
+            else:
+                out3[:, a::2, :] = o
+
+
 class _LatticeTerm(FieldTerm):
     def __init__(self, group, shape, J_right, J_down, index, backend, chains):
         xp = backend.xp
         self.xp, self.backend, self.group, self.shape = xp, backend, group, shape
+        parity = checkerboard_parity(None if index is None else np.asarray(index), shape)
+        self.half = None if parity is None else _HalfLattice(parity, shape, J_right, J_down, backend, chains)
         # (coupling array, axis of the (chains, H, W) state, neighbour step)
         self.dirs = [
             (J_right, 2, 1),
@@ -71,6 +137,9 @@ class _LatticeTerm(FieldTerm):
     def __call__(self, states, out, add, rows=slice(None)):
         x = states[self.group][rows].reshape((-1,) + self.shape)
         out = out[rows]
+        if self.half is not None:
+            self.half(x, out, add, rows)
+            return
         if self.index is None:
             self._full_field(x, out.reshape((-1,) + self.shape), add, rows)
             return
