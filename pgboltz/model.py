@@ -132,9 +132,15 @@ class _PartUpdate:
         # a fused kernel draws its own randomness: no noise buffer
         self.noise = None if self.kernel is not None else be.empty((chains, n))
 
-    def sample(self, k, rows):
+    def can_take(self, fields) -> bool:
+        """True if this update can draw from precomputed natural parameters ``fields[group]`` (the whole
+        group, every slot, a field that includes the bias the way ``CompiledModel.field`` computes it)."""
+        return (self.index is None and self.group in fields and set(fields[self.group]) == set(self.terms.by_slot)
+                and not self.terms.fuse_bias)
+
+    def sample(self, k, rows, given=None):
         m = self.model
-        field = self.terms.fill(m.states, rows)
+        field = self.terms.fill(m.states, rows) if given is None else {s: v[rows] for s, v in given.items()}
         out = self.out[rows]
         if self.kernel is not None:
             if self.terms.fuse_bias:
@@ -487,6 +493,22 @@ class CompiledModel:
                 for block in self.updates:
                     for u in block:
                         be.map_rows_sized(u.sample, chunks, u.n_elements)
+
+    def sweep_given(self, fields: dict) -> None:
+        """One sweep whose first block draws from ``fields`` (``{group: {slot: (chains, n)}}``, computed by
+        :meth:`field` from the current states -- e.g. by AIS, which needed them for its weights) instead of
+        computing them again; the draws are the same as :meth:`sweep`'s."""
+        self.refresh_stale()
+        be = self.backend
+        with self.running():
+            for b, block in enumerate(self.updates):
+                for u in block:
+                    if b == 0 and isinstance(u, _PartUpdate) and u.can_take(fields):
+                        given = fields[u.group]
+                        be.map_rows_sized(lambda k, rows, u=u, given=given: u.sample(k, rows, given), self._chunks,
+                                          u.n_elements)
+                    else:
+                        be.map_rows_sized(u.sample, self._chunks, u.n_elements)
 
     def mean_field(self, iterations: int = 50, damping: float = 0.0, tol: float = 1e-7) -> dict:
         """Damped fixed-point iteration ``x_b <- damping x_b + (1 - damping) E[x_b | rest]`` over the schedule.

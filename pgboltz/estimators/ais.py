@@ -179,6 +179,7 @@ class _Path:
         self.log_z0 += sum(float(dist.log_partition(np, dist.reference(np, 1))[0]) for dist, _ in self.joints)
         self.log_z0 += float(sum(graph.group(h).size * np.log(len(graph.group(h).units.support)) for h in self.summed))
         self.base_dev = {g: {s: self.be.asarray(v) for s, v in f.items()} for g, f in self.base.items()}
+        self.raw_fields = None
 
     def pieces(self):
         """For the current kept states: (energy of the model factors not touching T, the summed groups'
@@ -191,7 +192,9 @@ class _Path:
         e_kept = xp.zeros(m.chains, dtype=np.float64)
         for k in self.kept_only:
             e_kept += self.graph.factors[k].energy(xp, x, m.params[k]).astype(np.float64)
-        fields = {h: {s: v.astype(np.float64) for s, v in m.field(h).items()} for h in self.summed}
+        # the summed groups' fields at these states are also what the next sweep's first block draws from
+        self.raw_fields = {h: m.field(h) for h in self.summed}
+        fields = {h: {s: v.astype(np.float64) for s, v in f.items()} for h, f in self.raw_fields.items()}
         neg_base = xp.zeros(m.chains, dtype=np.float64)
         for g, f in self.base_dev.items():
             if "linear" in f:
@@ -224,8 +227,9 @@ class _Path:
             states.update(outs)
         self.sampler.set_states(states)  # flat (runs, size) arrays are accepted as they are
 
-    def transition(self, beta):
-        """One Gibbs sweep leaving f_beta invariant (beta > 0)."""
+    def transition(self, beta, reuse: bool = True):
+        """One Gibbs sweep leaving f_beta invariant (beta > 0); ``reuse``: draw the first block from the
+        fields :meth:`pieces` computed at the same states."""
         self.model.beta = beta
         scale = (1.0 - beta) / beta
         for k, g, slot in self.base_factors:
@@ -235,7 +239,11 @@ class _Path:
             else:  # precision scale * lam = exp(-2 log_sigma)
                 with np.errstate(divide="ignore"):
                     self.model.set_params(k, log_sigma=-0.5 * np.log(v * scale))
-        self.model.sweep(1)
+        if reuse and self.raw_fields:  # the states have not moved since pieces(): no second product for them
+            self.model.sweep_given(self.raw_fields)
+        else:
+            self.model.sweep(1)
+        self.raw_fields = None
 
 
 def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="numpy", dtype="float32",
