@@ -533,7 +533,11 @@ class CompiledModel:
         ``{slot: (chains, n)}`` backend arrays."""
         states = self.states if states is None else states
         chains = next(iter(states.values())).shape[0] if states else 1  # nothing given: the slots are constant
-        return self.terms(group, chains, index).fill(states)
+        terms = self.terms(group, chains, index)
+        if self._hot and chains == self.chains:  # inside a run of sweeps: by row chunks, on the sweep's threads
+            self.backend.map_rows_sized(lambda k, rows: terms.fill(states, rows), self._chunks, chains * terms.n)
+            return {s: terms.buffers[s] for s in terms.by_slot}
+        return terms.fill(states)
 
     def energy(self, states: dict | None = None):
         """E(x) per chain (float64 backend array) for ``states`` (default: the model's)."""

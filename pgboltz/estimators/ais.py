@@ -194,7 +194,7 @@ class _Path:
             e_kept += self.graph.factors[k].energy(xp, x, m.params[k]).astype(np.float64)
         # the summed groups' fields at these states are also what the next sweep's first block draws from
         self.raw_fields = {h: m.field(h) for h in self.summed}
-        fields = {h: {s: v.astype(np.float64) for s, v in f.items()} for h, f in self.raw_fields.items()}
+        fields = self.raw_fields  # in the model's dtype; log_step evaluates them in float64, chunk by chunk
         neg_base = xp.zeros(m.chains, dtype=np.float64)
         for g, f in self.base_dev.items():
             if "linear" in f:
@@ -208,7 +208,26 @@ class _Path:
         e_kept, fields, neg_base = pieces
         out = -beta * e_kept + (1.0 - beta) * neg_base
         for h, field in fields.items():
-            out = out + self.graph.group(h).units.log_partition_total(self.be.xp, field, beta)
+            f64 = {s: v.astype(np.float64) for s, v in field.items()}
+            out = out + self.graph.group(h).units.log_partition_total(self.be.xp, f64, beta)
+        return out
+
+    def log_step(self, b_to, b_from, pieces):
+        """log f_{b_to}(x_K) - log f_{b_from}(x_K) per run: the summed groups' log-partitions (most of the
+        work) evaluated in float64 by row chunks on the backend's threads."""
+        e_kept, fields, neg_base = pieces
+        xp = self.be.xp
+        out = (b_from - b_to) * (e_kept + neg_base)
+        chunks = self.be.chunks(self.sampler.chains)
+
+        def rows_of(k, rows):
+            for h, field in fields.items():
+                units = self.graph.group(h).units
+                f64 = {s: v[rows].astype(np.float64) for s, v in field.items()}
+                out[rows] += units.log_partition_total(xp, f64, b_to) - units.log_partition_total(xp, f64, b_from)
+
+        self.be.map_rows_sized(rows_of, chunks, self.sampler.chains * sum(self.graph.group(h).size
+                                                                             for h in fields))
         return out
 
     def sample_base(self):
@@ -266,11 +285,19 @@ def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="
     xp = path.be.xp
     log_w = xp.zeros(runs, dtype=np.float64)
     bar = _bar(len(betas) - 1, progress, "AIS reverse" if reverse_from else "AIS")
+    with path.model.running():  # the backend's sweep settings entered once, not once per beta
+        log_w, log_z, lo, hi, direction = _run(path, betas, log_w, reverse_from, bar)
+    bar.close()
+    path.sampler.backend.close()
+    return AISResult(float(log_z), float(lo), float(hi), log_w, path.log_z0, direction, runs, len(betas),
+                     time.perf_counter() - t0)
+
+
+def _run(path, betas, log_w, reverse_from, bar):
     if reverse_from is None:
         path.sample_base()
         for b_prev, b in zip(betas[:-1], betas[1:]):
-            pieces = path.pieces()
-            log_w += path.log_f(b, pieces) - path.log_f(b_prev, pieces)
+            log_w += path.log_step(b, b_prev, path.pieces())
             path.transition(b)
             bar.update(1)
         log_w = path.be.to_numpy(log_w)
@@ -279,8 +306,7 @@ def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="
     else:
         path.sampler.set_states({g: x for g, x in reverse_from.items() if g in path.graph.groups})
         for b, b_prev in zip(betas[::-1][:-1], betas[::-1][1:]):  # b > b_prev
-            pieces = path.pieces()
-            log_w += path.log_f(b_prev, pieces) - path.log_f(b, pieces)
+            log_w += path.log_step(b_prev, b, path.pieces())
             if b_prev > 0:
                 path.transition(b_prev)
             bar.update(1)
@@ -289,10 +315,7 @@ def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="
         mid, lo_w, hi_w = _interval(log_w, 0.0)
         log_z, lo, hi = path.log_z0 - mid, path.log_z0 - hi_w, path.log_z0 - lo_w if np.isfinite(lo_w) else np.inf
         direction = "reverse"
-    bar.close()
-    path.sampler.backend.close()
-    return AISResult(float(log_z), float(lo), float(hi), log_w, path.log_z0, direction, runs, len(betas),
-                     time.perf_counter() - t0)
+    return log_w, log_z, lo, hi, direction
 
 
 @dataclass
