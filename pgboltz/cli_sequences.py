@@ -145,6 +145,12 @@ def roll_png(path, sequences, real: bool):
     return write_png(path, np.kron(img, np.ones((scale, scale))))
 
 
+def _check_midi(args, real: bool, n: int) -> None:
+    if args.midi and (real or n != 88):
+        raise DataError("--midi writes 88-key piano rolls (MIDI 21..108); this model's frames are not one -- "
+                        "drop --midi")
+
+
 def cmd_generate(args):
     """`pgboltz generate CHECKPOINT`: sequences from a trained conditional RBM or RNN-RBM."""
     from .checkpoint import load_checkpoint, load_model
@@ -161,6 +167,7 @@ def cmd_generate(args):
         from .learning.rnnrbm import load_rnn_rbm
 
         model = load_rnn_rbm(args.checkpoint)
+        _check_midi(args, real=False, n=model.n_visible)
         prime = None
         if args.data:
             seq = load_sequences(args.data, not args.no_progress)
@@ -180,6 +187,7 @@ def cmd_generate(args):
         seq = load_sequences(args.data, not args.no_progress)
         if seq.n != graph.group("v").size:
             raise DataError(f"{args.data} has frames of {seq.n} values, {graph.name!r} models {graph.group('v').size}")
+        _check_midi(args, seq.real, seq.n)
         first = seq.test[0]
         start = max(order, args.prime or 0)
         history = np.repeat(first[None, :start], args.chains, axis=0)
@@ -192,8 +200,6 @@ def cmd_generate(args):
     if args.png:
         print(f"wrote {roll_png(args.png, frames, real)}")
     if args.midi:
-        if real or frames.shape[2] != 88:
-            raise DataError("--midi writes 88-key piano rolls; this model's frames are not one")
         from .sequence_data import write_midi
 
         print(f"wrote {write_midi(args.midi, frames[0])} (the first sequence)")
