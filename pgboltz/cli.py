@@ -323,6 +323,12 @@ def cmd_sample(args):
     from .sampling import GibbsSampler
 
     graph = load(args.graph, args.allow_outside_paths)
+    if graph.inputs:
+        from .errors import DataError
+
+        raise DataError(f"{graph.name!r} is conditioned on input groups ({', '.join(graph.inputs)}) whose values "
+                        "pgboltz sample cannot know: use pgboltz generate for a trained sequence model, or clamp "
+                        "them from Python (GibbsSampler(graph, clamp={...}))")
     check_writable(args.out)
     if args.png:
         check_output(args.png)

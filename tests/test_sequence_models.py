@@ -233,7 +233,7 @@ def test_rnn_rbm_generates_binary_frames_and_trains_toward_a_periodic_pattern():
     after = m.log_likelihood([pattern]).mean()
     # a model without recurrence can do no better than the frames' marginal (1/6, 1/3, 1/3, 1/6: -1.33 nats per
     # frame); the RNN-RBM must learn the transitions to come near 0
-    assert before < -2.5 and after > -0.5, (before, after)
+    assert before < -2.0 and after > -0.5, (before, after)  # before: the base-rate visible bias only
     out = m.generate(frames=7, chains=3, gibbs_steps=5, seed=0)
     assert out.shape == (3, 7, 4) and set(np.unique(out)) <= {0.0, 1.0}
     acc = frame_accuracy(m.predict([pattern], sweeps=20, burn_in=10), pattern)

@@ -42,6 +42,7 @@ class SequenceConfig:
     epochs: int = 50
     frames_per_batch: int = 512  # chains: frames of whole sequences per update (at least the longest sequence)
     rnn_lr_scale: float = 1.0  # the RNN's learning rate relative to optim.lr
+    base_rate_init: bool = True  # a new run starts the visible bias b at the training frames' log-odds
     seed: int = 0
     backend: str = "numpy"
     dtype: str = "float32"
@@ -61,13 +62,20 @@ class SequenceConfig:
 class RNNRBMTrainer:
     """Train ``model`` (an :class:`~pgboltz.models.rnnrbm.RNNRBM`) on ``train`` sequences ``[(T_i, n_v)]``, in place."""
 
-    def __init__(self, model: RNNRBM, train, config: SequenceConfig | None = None, valid=None):
+    def __init__(self, model: RNNRBM, train, config: SequenceConfig | None = None, valid=None, *,
+                 resumed: bool = False):
         from ..sampling import GibbsSampler
 
         self.rnnrbm, self.graph, self.config = model, model.graph, config or SequenceConfig()
         c = self.config
         self.train = [np.asarray(s, dtype=np.float64) for s in train]
         model.check(self.train, "training sequences")
+        if c.base_rate_init and not resumed:  # Hinton's practical guide, section 8: log p_i / (1 - p_i)
+            frames = np.concatenate(self.train)
+            for f in self.graph.factors:
+                if f.kind == "bias" and f.groups == ("v",):
+                    f.params["b"][...] = self.graph.group("v").units.base_rate(frames)["linear"]
+                    break
         self.valid = None if valid is None else [np.asarray(s, dtype=np.float64) for s in valid]
         if self.valid is not None:
             model.check(self.valid, "validation sequences")
@@ -229,7 +237,7 @@ class RNNRBMTrainer:
             raise CheckpointError(f"{path}: the checkpoint's config cannot be rebuilt ({exc})") from None
         if epochs is not None:
             config.epochs = int(epochs)
-        t = cls(model, train, config, valid)
+        t = cls(model, train, config, valid, resumed=True)
         if len(t.train) != meta.get("n_train"):
             raise CheckpointError(f"{path}: trained on {meta.get('n_train')} sequences, but {len(t.train)} were given; "
                                   "resume with the same data")
