@@ -29,7 +29,7 @@ class SequenceWindows:
         order = crbm_order(graph)
         if order is None:
             raise DataError(f"{graph.name!r} has no history to condition on: the sequence data set {self.name!r} trains "
-                            "a conditional RBM (input groups lag1 .. lagm the size of v, e.g. crbm-motion) or an "
+                            "a conditional RBM (input groups lag1 .. lagm the size of v, e.g. condrbm-motion) or an "
                             "RNN-RBM frame graph (input group u, e.g. rnnrbm-chorales)")
         if graph.group("v").size != self.data.n:
             raise DataError(f"{self.name} has frames of {self.data.n} values but {graph.name!r}'s v has "
@@ -74,8 +74,13 @@ def train_rnn_rbm(args, data, given, graph=None):
     seq = data.data
     if seq.real:
         raise DataError(f"an RNN-RBM models binary frames; {seq.name!r} is real-valued -- use a conditional RBM "
-                        "with Gaussian visibles (e.g. crbm-motion)")
+                        "with Gaussian visibles (e.g. condrbm-motion)")
     if args.resume:
+        from .checkpoint import load_checkpoint
+
+        done = load_checkpoint(args.out)[1]["epoch"]
+        if args.epochs <= done:
+            raise DataError(f"{args.out} has already trained {done} epochs; ask for more with --epochs")
         if given:
             raise DataError(f"a resumed RNN-RBM keeps its checkpoint's settings; drop "
                             f"{', '.join('--' + g.replace('_', '-') for g in sorted(given))}")
@@ -151,6 +156,13 @@ def _check_midi(args, real: bool, n: int) -> None:
                         "drop --midi")
 
 
+def _prime_frames(seq, n: int) -> np.ndarray:
+    first = seq.test[0]
+    if n > len(first):
+        raise DataError(f"--prime {n}: the first test sequence of {seq.name} has only {len(first)} frames")
+    return first[:n]
+
+
 def cmd_generate(args):
     """`pgboltz generate CHECKPOINT`: sequences from a trained conditional RBM or RNN-RBM."""
     from .checkpoint import load_checkpoint, load_model
@@ -169,9 +181,10 @@ def cmd_generate(args):
         model = load_rnn_rbm(args.checkpoint)
         _check_midi(args, real=False, n=model.n_visible)
         prime = None
-        if args.data:
-            seq = load_sequences(args.data, not args.no_progress)
-            prime = seq.test[0][:args.prime] if args.prime else None
+        if args.prime:
+            if not args.data:
+                raise DataError("--prime takes frames from the first test sequence of --data; give --data too")
+            prime = _prime_frames(load_sequences(args.data, not args.no_progress), args.prime)
         frames = model.generate(args.frames, chains=args.chains, gibbs_steps=args.gibbs_steps, seed=args.seed,
                                 prime=prime)
         real, what = False, "RNN-RBM"
@@ -188,9 +201,8 @@ def cmd_generate(args):
         if seq.n != graph.group("v").size:
             raise DataError(f"{args.data} has frames of {seq.n} values, {graph.name!r} models {graph.group('v').size}")
         _check_midi(args, seq.real, seq.n)
-        first = seq.test[0]
         start = max(order, args.prime or 0)
-        history = np.repeat(first[None, :start], args.chains, axis=0)
+        history = np.repeat(_prime_frames(seq, start)[None], args.chains, axis=0)
         frames = generate(graph, history, args.frames, gibbs_steps=args.gibbs_steps, seed=args.seed)
         real, what = seq.real, f"conditional RBM of order {order}, from the first {start} test frames"
     save_npz_atomic(out, {"frames": frames.astype(np.float32)},
@@ -215,6 +227,9 @@ def evaluate_sequences(args):
     from .models.rnnrbm import frame_accuracy
 
     _, meta = load_checkpoint(args.checkpoint)
+    if args.no_reverse or args.bound_samples != 100:
+        raise DataError("--no-reverse and --bound-samples do not apply to sequence models: their frames are "
+                        "evaluated exactly, or by forward AIS per frame")
     seq = load_sequences(args.data, not args.no_progress)
     split = seq.split(args.split)
     if meta.get("recipe") == "rnn-rbm":
@@ -222,20 +237,24 @@ def evaluate_sequences(args):
 
         model = load_rnn_rbm(args.checkpoint)
         graph, data = model.graph, model.frames(split)
-        predicted = model.predict(split, seed=args.seed)
+        predicted = model.predict(split, seed=args.seed, backend=args.backend)
     else:
         graph, _, _ = load_model(args.checkpoint)
         windows = SequenceWindows(seq).for_graph(graph, args.split)
         data = windows
-        predicted = predict_next(graph, windows, seed=args.seed)
+        predicted = predict_next(graph, windows, seed=args.seed, backend=args.backend)
     t0 = time.perf_counter()
     try:
         ll = conditional_log_likelihood(graph, data)
         how = "exact"
     except TooLargeError:
+        runs, n_betas = args.ais_runs or 10, args.betas or 1000
+        print(f"  the hidden layer is too large to enumerate: forward AIS for each of {len(data['v'])} frames, "
+              f"{runs} runs x {n_betas} betas ({len(data['v']) * runs * n_betas:.2g} chain updates)", flush=True)
         base = base_rate_biases(graph, {"v": seq.frames("train")})
-        res = conditional_ais(graph, {g: data[g] for g in graph.inputs}, base, runs_per_row=args.ais_runs,
-                              betas=default_betas(args.betas), seed=args.seed, progress=not args.no_progress)
+        res = conditional_ais(graph, {g: data[g] for g in graph.inputs}, base, runs_per_row=runs,
+                              betas=default_betas(n_betas), seed=args.seed, backend=args.backend,
+                              progress=not args.no_progress)
         from .estimators.free_energy import free_energy
 
         ll = -free_energy(graph, data) - res.log_z

@@ -35,8 +35,7 @@ import numpy as np
 from .backends import get_backend
 from .errors import DataError, GraphError
 from .factors.bias import BiasTerm
-from .factors.lattice import checkerboard_parity
-from .graph.schedule import as_blocks, derive_blocks
+from .graph.schedule import as_blocks, checkerboard_parity, derive_blocks
 
 
 class _Terms:

@@ -49,7 +49,7 @@ init = { dist = "normal", std = 0.01 }
 
 def test_crbm_trains_on_motion_generates_and_evaluates(tmp_path, capsys):
     ck = tmp_path / "motion.npz"
-    assert main(["train", "crbm-motion", "--data", "motion", "--method", "cd", "--lr", "0.005", "--epochs", "2",
+    assert main(["train", "condrbm-motion", "--data", "motion", "--method", "cd", "--lr", "0.005", "--epochs", "2",
                  "--out", str(ck), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "32 train / 4 test sequences" in out
@@ -63,7 +63,7 @@ def test_crbm_trains_on_motion_generates_and_evaluates(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "forward AIS" in out and "one-step prediction mean squared error" in out
     # resume continues the windows run
-    assert main(["train", "crbm-motion", "--data", "motion", "--epochs", "3", "--out", str(ck), "--resume",
+    assert main(["train", "condrbm-motion", "--data", "motion", "--epochs", "3", "--out", str(ck), "--resume",
                  "--no-progress"]) == 0
 
 
@@ -94,6 +94,11 @@ def test_rnn_rbm_trains_on_chorales_resumes_generates_midi_and_evaluates(tmp_pat
     assert main(["train", str(spec), "--data", "chorales", "--epochs", "3", "--out", str(ck), "--resume", "--lr", "1",
                  "--no-progress"]) == 2
     assert "keeps its checkpoint's settings" in capsys.readouterr().err
+    assert main(["train", str(spec), "--data", "chorales", "--epochs", "2", "--out", str(ck), "--resume",
+                 "--no-progress"]) == 2
+    assert "already trained 2 epochs" in capsys.readouterr().err
+    assert main(["generate", str(ck), "--prime", "4", "--out", str(tmp_path / "p.npz")]) == 2
+    assert "give --data too" in capsys.readouterr().err
     gen, mid = tmp_path / "g.npz", tmp_path / "g.mid"
     assert main(["generate", str(ck), "--frames", "8", "--chains", "2", "--gibbs-steps", "3", "--out", str(gen),
                  "--png", str(tmp_path / "g.png"), "--midi", str(mid)]) == 0
@@ -107,3 +112,17 @@ def test_rnn_rbm_trains_on_chorales_resumes_generates_midi_and_evaluates(tmp_pat
     assert main(["evaluate", str(ck), "--data", "chorales", "--split", "valid", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "exact" in out and "frame-level accuracy" in out
+
+
+def test_sequence_commands_refuse_flags_that_would_be_ignored(tmp_path, capsys):
+    ck = tmp_path / "motion.npz"
+    assert main(["train", "condrbm-motion", "--data", "motion", "--method", "cd", "--epochs", "1", "--out", str(ck),
+                 "--no-progress"]) == 0
+    assert main(["generate", str(ck), "--data", "motion", "--prime", "100000", "--out", str(tmp_path / "g.npz")]) == 2
+    assert "has only" in capsys.readouterr().err
+    assert main(["evaluate", str(ck), "--data", "motion", "--no-reverse"]) == 2
+    assert "do not apply to sequence models" in capsys.readouterr().err
+    assert main(["verify", "condrbm-motion"]) == 2
+    assert "conditioned on input groups" in capsys.readouterr().err
+    assert main(["sample", "condrbm-motion", "--out", str(tmp_path / "s.npz")]) == 2
+    assert "pgboltz generate" in capsys.readouterr().err

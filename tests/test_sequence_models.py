@@ -117,8 +117,6 @@ def test_generation_feeds_back_its_own_frames_and_refuses_bad_histories():
     out = generate(g, hist, frames=5, gibbs_steps=3, seed=2)
     assert out.shape == (4, 5, 3) and set(np.unique(out)) <= {0.0, 1.0}
     assert np.array_equal(out, generate(g, hist, frames=5, gibbs_steps=3, seed=2))
-    # the first generated frame only depends on the history, the third on frames 1 and 2: one chain run alone
-    # with frames 1 and 2 as its history continues the same way only in distribution, so check the clamping:
     with pytest.raises(DataError, match="history"):
         generate(g, hist[:, :1], frames=2)
     with pytest.raises(DataError, match="final = 'mean'"):
@@ -143,6 +141,36 @@ def test_crbm_trains_on_windows_and_beats_copying_the_last_frame():
     mse = ((predict_next(g, test, sweeps=20, burn_in=10) - test["v"]) ** 2).mean()
     copy = ((test["lag1"] - test["v"]) ** 2).mean()
     assert mse < 0.6 * copy, (mse, copy)
+
+
+def test_generation_conditions_each_frame_on_the_frames_it_just_generated(monkeypatch):
+    """The lags clamped for frame t are frames t-1 and t-2 of the output (the history for the first ones);
+    an RNN-RBM's state for frame t is the RNN stepped on its own frame t-1."""
+    from pgboltz.model import CompiledModel
+
+    loaded = []
+    original = CompiledModel.set_states
+
+    def record(self, states, expectations=False):
+        loaded.append({k: np.array(v, dtype=float) for k, v in states.items()})
+        return original(self, states, expectations)
+
+    monkeypatch.setattr(CompiledModel, "set_states", record)
+    g = _binary_crbm()
+    hist = (np.random.default_rng(0).random((3, 2, 3)) < 0.5) * 1.0
+    out = generate(g, hist, frames=4, gibbs_steps=2, seed=1)
+    frames = np.concatenate([hist, out], axis=1)  # history then output, (chains, 6, 3)
+    clamps = [d for d in loaded if "lag1" in d]
+    assert len(clamps) == 4
+    for t, d in enumerate(clamps):  # output frame t is frames[:, t + 2]
+        assert np.array_equal(d["lag1"], frames[:, t + 1]) and np.array_equal(d["lag2"], frames[:, t])
+    loaded.clear()
+    m, _ = _rnn_rbm(2)
+    gen = m.generate(frames=4, chains=3, gibbs_steps=2, seed=0)
+    us = [d["u"] for d in loaded if "u" in d]
+    assert len(us) == 4 and not us[0].any()  # u_0 = 0
+    for t in range(1, 4):
+        assert np.allclose(us[t], m.rnn.step(us[t - 1], gen[:, t - 1]), atol=1e-12)
 
 
 # -- exact conditional log Z -----------------------------------------------------------------------------------
@@ -213,13 +241,16 @@ def test_rnn_rbm_cd_statistics_average_to_the_exact_ones():
     copies = seqs * 150
     t = RNNRBMTrainer(m, copies, SequenceConfig(dtype="float64", frames_per_batch=1500, k=30, seed=2))
     exact_g, exact_rnn, _ = t.gradients(copies, negative="exact")
-    draws = [t.gradients(copies) for _ in range(4)]
+    draws = [t.gradients(copies) for _ in range(10)]
+    # each draw averages 1500 frames' CD-30 samples; the 10 draws are independent, so every entry's error
+    # is judged against its own standard error (t with 9 degrees of freedom, a family-wise limit)
+    n_entries = sum(v.size for v in exact_rnn.values())
     for key in ("W_uu", "W_vu", "b_u"):
-        cd = np.mean([d[1][key] for d in draws], axis=0)
-        # 6000 frame draws (1500 x 4) of per-frame slot differences of size O(1): standard error of the average
-        # about 1/sqrt(6000) ~ 0.013 per unit of the (n_u-dimensional) slot; the gradient mixes them with the
-        # RNN's derivatives (< 1), so 0.05 is about 4 standard errors
-        assert np.abs(cd - exact_rnn[key]).max() < 0.05, key
+        d = np.array([dr[1][key] for dr in draws])
+        z = (d.mean(axis=0) - exact_rnn[key]) / (d.std(axis=0, ddof=1) / np.sqrt(len(d)))
+        assert np.abs(z).max() < family_z_limit(n_entries, batches=len(d)), (key, z)
+    # and the gradient is not trivially small: the exact one is resolved, not lost in the noise
+    assert np.linalg.norm(exact_rnn["W_vu"]) > 5 * np.linalg.norm(np.std([dr[1]["W_vu"] for dr in draws], axis=0))
 
 
 def test_rnn_rbm_generates_binary_frames_and_trains_toward_a_periodic_pattern():
@@ -286,7 +317,11 @@ def test_conditional_ais_brackets_the_exact_log_z_of_every_frame():
     lz = conditional_log_z(m.graph, {"u": frames["u"]})
     res = conditional_ais(m.graph, {"u": frames["u"]}, base_rate_biases(m.graph, {"v": frames["v"]}),
                           runs_per_row=20, betas=np.linspace(0, 1, 500), dtype="float64", max_chains=400)
-    # 45 frames, each a +-3 sigma interval: a correct estimator misses about 0.3% of them
-    assert np.all((res.lower <= lz) & (lz <= res.upper)) and np.abs(res.log_z - lz).max() < 0.3
+    # 45 frames, each with a +-3 sigma interval from 20 runs (not exactly calibrated: forward AIS weights are
+    # skewed), so allow two misses; every estimate must still be close, and misaligned rows miss by ~17 nats
+    inside = (res.lower <= lz) & (lz <= res.upper)
+    assert inside.sum() >= len(lz) - 2 and np.abs(res.log_z - lz).max() < 0.3
+    with pytest.raises(DataError, match="one per run"):
+        ais(m.graph, {}, runs=4, inputs={"u": frames["u"][:3]})
     with pytest.raises(GraphError, match="conditional_ais"):
         ais(m.graph, {}, runs=4)

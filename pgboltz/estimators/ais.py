@@ -203,15 +203,6 @@ class _Path:
                 neg_base -= 0.5 * ((x[g] * x[g]) @ f["precision"]).astype(np.float64)
         return e_kept, fields, neg_base
 
-    def log_f(self, beta, pieces):
-        """log f_beta(x_K) per run from :meth:`pieces`."""
-        e_kept, fields, neg_base = pieces
-        out = -beta * e_kept + (1.0 - beta) * neg_base
-        for h, field in fields.items():
-            f64 = {s: v.astype(np.float64) for s, v in field.items()}
-            out = out + self.graph.group(h).units.log_partition_total(self.be.xp, f64, beta)
-        return out
-
     def log_step(self, b_to, b_from, pieces):
         """log f_{b_to}(x_K) - log f_{b_from}(x_K) per run: the summed groups' log-partitions (most of the
         work) evaluated in float64 by row chunks on the backend's threads."""
@@ -281,6 +272,10 @@ def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="
     if betas.ndim != 1 or len(betas) < 2 or betas[0] != 0 or betas[-1] != 1 or np.any(np.diff(betas) <= 0):
         raise DataError("betas must rise strictly from 0 to 1")
     t0 = time.perf_counter()
+    if inputs is not None:
+        from .conditional import check_inputs
+
+        inputs = check_inputs(graph, inputs, rows=runs)
     path = _Path(graph, base, runs, seed, backend, dtype, inputs)
     xp = path.be.xp
     log_w = xp.zeros(runs, dtype=np.float64)
@@ -337,9 +332,9 @@ def conditional_ais(graph, inputs: dict, base: dict, runs_per_row: int = 10, bet
     (``{input group: (n, size)}``) by forward AIS: ``runs_per_row`` runs per row from one base model
     (``{visible group: biases}``, e.g. :func:`base_rate_biases` of the frames), rows batched into at
     most ``max_chains`` chains. Each estimate is a stochastic lower bound of its log Z(u)."""
-    from .conditional import _check_inputs
+    from .conditional import check_inputs
 
-    inputs = _check_inputs(graph, inputs)
+    inputs = check_inputs(graph, inputs)
     n = next(iter(inputs.values())).shape[0]
     R = int(runs_per_row)
     if R < 2:
@@ -351,7 +346,7 @@ def conditional_ais(graph, inputs: dict, base: dict, runs_per_row: int = 10, bet
     for k, start in enumerate(range(0, n, rows)):
         stop = min(n, start + rows)
         chunk = {g: np.repeat(x[start:stop], R, axis=0) for g, x in inputs.items()}
-        res = ais(graph, base, runs=(stop - start) * R, betas=betas, seed=seed + k, backend=backend, dtype=dtype,
+        res = ais(graph, base, runs=(stop - start) * R, betas=betas, seed=int(np.random.SeedSequence([seed, k]).generate_state(1)[0]), backend=backend, dtype=dtype,
                   progress=progress, inputs=chunk)
         for i, lw in enumerate(res.log_weights.reshape(stop - start, R)):
             out[:, start + i] = _interval(lw, res.log_z_base)

@@ -26,16 +26,18 @@ MAX_CONDITIONAL_UNITS = 16
 CHUNK = 1 << 16
 
 
-def _check_inputs(graph, inputs: dict) -> dict:
+def check_inputs(graph, inputs: dict, rows: int | None = None) -> dict:
+    """``inputs`` validated: exactly the graph's input groups, the same number of rows (``rows`` if given)."""
     missing = [g for g in graph.inputs if g not in inputs]
     extra = [g for g in inputs if g not in graph.inputs]
     if missing or extra:
         raise DataError(f"{graph.name!r}: give exactly its input groups ({', '.join(graph.inputs)}); "
                         f"missing {missing or 'none'}, not inputs {extra or 'none'}")
     out = graph.check_states(inputs, groups=list(inputs), what="inputs")
-    rows = {x.shape[0] for x in out.values()}
-    if len(rows) != 1:
-        raise DataError(f"inputs have different numbers of rows: {sorted(rows)}")
+    n = {x.shape[0] for x in out.values()}
+    if len(n) != 1 or (rows is not None and n != {rows}):
+        raise DataError(f"inputs have {sorted(n)} rows" + (f"; {rows} are needed (one per run)" if rows else
+                                                          ": give every input group the same number of rows"))
     return out
 
 
@@ -43,7 +45,7 @@ def conditional_log_z(graph, inputs: dict, max_units: int = MAX_CONDITIONAL_UNIT
     """log Z(u) for every row of ``inputs`` (``{input group: (n, size)}``), exactly, in float64."""
     from ..model import float64_model
 
-    inputs = _check_inputs(graph, inputs)
+    inputs = check_inputs(graph, inputs)
     n = next(iter(inputs.values())).shape[0]
     free = [g for g in graph.groups if g not in graph.inputs]
     T = choose_summed_groups(graph, free, second_moments=False)
@@ -74,14 +76,17 @@ def conditional_log_likelihood(graph, data: dict, log_z: np.ndarray | None = Non
                                max_units: int = MAX_CONDITIONAL_UNITS) -> np.ndarray:
     """log p(v | u) per row of ``data`` (``{visible and input group: (n, size)}``), exactly: the hidden
     groups are summed out given v and u (they must be independent given them, as in an RBM frame)."""
-    from ..learning.statistics import can_average_hidden, hidden_groups
-    from ..model import float64_model
+    from ..model import float64_model, independent_groups
 
-    if not can_average_hidden(graph):
+    hidden = [g for g in graph.groups if g not in graph.visible and g not in graph.inputs]
+    if not independent_groups(graph, hidden):
         raise DataError(f"{graph.name!r}: the hidden groups are not independent given the visibles and inputs, so "
                         "log p~(v | u) has no closed form here")
     data = graph.check_states(data, groups=list(graph.visible) + list(graph.inputs), what="data")
+    n = next(iter(data.values())).shape[0]
     lz = conditional_log_z(graph, {g: data[g] for g in graph.inputs}, max_units) if log_z is None else log_z
+    if np.shape(lz) != (n,):
+        raise DataError(f"log_z must hold one value per row ({n}), got shape {np.shape(lz)}")
     model = float64_model(graph)
-    logp, _, _ = model.sum_out(hidden_groups(graph), data, 1.0)
+    logp, _, _ = model.sum_out(hidden, data, 1.0)
     return np.asarray(logp) - lz

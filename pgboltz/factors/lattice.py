@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GraphError
+from ..graph.schedule import checkerboard_parity
 from .base import Coupling, Factor, FieldTerm, UnitTerms
 
 
@@ -40,19 +41,6 @@ def _shift_mul(xp, x, J, axis, step, out):
     else:
         xp.multiply(x[sl(0, n - 1)], J[jl(1, n)], out=out[sl(1, n)])
         xp.multiply(x[sl(n - 1, n)], J[jl(0, 1)], out=out[sl(0, 1)])
-
-
-def checkerboard_parity(index, shape) -> int | None:
-    """p if ``index`` lists, in increasing order, exactly the sites (r, c) with (r + c) % 2 == p of an
-    even-sized lattice ``shape`` (a checkerboard half, as the colouring finds it), else None."""
-    H, W = shape
-    if index is None or H % 2 or W % 2 or len(index) != H * W // 2:
-        return None
-    index = np.asarray(index)
-    p = int(index[0] % 2)
-    r, c = np.indices((H, W))
-    want = np.flatnonzero(((r + c) % 2).ravel() == p)
-    return p if np.array_equal(index, want) else None
 
 
 class _HalfLattice:
@@ -112,6 +100,8 @@ class _LatticeTerm(FieldTerm):
         self.xp, self.backend, self.group, self.shape = xp, backend, group, shape
         parity = checkerboard_parity(None if index is None else np.asarray(index), shape)
         self.half = None if parity is None else _HalfLattice(parity, shape, J_right, J_down, backend, chains)
+        if self.half is not None:
+            return
         # (coupling array, axis of the (chains, H, W) state, neighbour step)
         self.dirs = [
             (J_right, 2, 1),

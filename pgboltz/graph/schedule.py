@@ -407,3 +407,16 @@ def _clash(graph, f, ga, i, gb, j, block):
         f"units {ua} and {ub} are coupled by the {f.label} but both are in block {int(block)}; "
         "units updated together must be conditionally independent"
     )
+
+
+def checkerboard_parity(index, shape) -> int | None:
+    """p if ``index`` lists, in increasing order, exactly the sites (r, c) with (r + c) % 2 == p of an
+    even-sized lattice ``shape`` (a checkerboard half, as the colouring finds it), else None."""
+    H, W = shape
+    if index is None or H % 2 or W % 2 or len(index) != H * W // 2:
+        return None
+    index = np.asarray(index)
+    p = int(index[0] % 2)
+    r, c = np.indices((H, W))
+    want = np.flatnonzero(((r + c) % 2).ravel() == p)
+    return p if np.array_equal(index, want) else None

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..checkpoint import CheckpointError, load_model, save_checkpoint
 from ..errors import DataError
+from ..factors import Bias
 from ..graph.serialize import graph_to_dict
 from ..models.rnnrbm import RNN, RNN_KEYS, RNNRBM
 from .optim import SGD, OptimConfig
@@ -42,7 +43,7 @@ class SequenceConfig:
     epochs: int = 50
     frames_per_batch: int = 512  # chains: frames of whole sequences per update (at least the longest sequence)
     rnn_lr_scale: float = 1.0  # the RNN's learning rate relative to optim.lr
-    base_rate_init: bool = True  # a new run starts the visible bias b at the training frames' log-odds
+    base_rate_init: bool = True  # a visible bias still at zero starts at the training frames' log-odds
     seed: int = 0
     backend: str = "numpy"
     dtype: str = "float32"
@@ -73,8 +74,9 @@ class RNNRBMTrainer:
         if c.base_rate_init and not resumed:  # Hinton's practical guide, section 8: log p_i / (1 - p_i)
             frames = np.concatenate(self.train)
             for f in self.graph.factors:
-                if f.kind == "bias" and f.groups == ("v",):
-                    f.params["b"][...] = self.graph.group("v").units.base_rate(frames)["linear"]
+                if isinstance(f, Bias) and f.groups == ("v",):
+                    if not np.any(f.params["b"]):  # untrained: never overwrite a bias that was learned or set
+                        f.params["b"][...] = self.graph.group("v").units.base_rate(frames)["linear"]
                     break
         self.valid = None if valid is None else [np.asarray(s, dtype=np.float64) for s in valid]
         if self.valid is not None:
@@ -122,6 +124,9 @@ class RNNRBMTrainer:
         enough to enumerate, exact (``"exact"``: every joint state of v and h weighted by p(v, h | u))."""
         rnn = self.rnnrbm.rnn
         x, mask = self.rnnrbm.check(sequences)
+        if mask.sum() > self.chains:
+            raise DataError(f"{int(mask.sum())} frames in one update, but the trainer runs {self.chains} chains (one "
+                            "per frame): pass fewer sequences, or raise SequenceConfig.frames_per_batch")
         U = rnn.forward(x)
         given, w, n = self._rows(x, U, mask)
         m = self.model

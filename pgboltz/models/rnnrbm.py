@@ -152,7 +152,7 @@ class RNNRBM:
 
     @property
     def factored(self) -> bool:
-        return any(f.kind == "threeway" for f in self.graph.factors)
+        return any(isinstance(f, ThreeWay) for f in self.graph.factors)
 
     def check(self, sequences, what="sequences"):
         """Padded binary frames and their mask, with clear errors."""
