@@ -209,7 +209,7 @@ def _parser():
     ev.add_argument("--ais-runs", type=AT_LEAST_TWO,
                     help="AIS runs (default 100; sequence models: runs per frame, default 10)")
     ev.add_argument("--betas", type=AT_LEAST_TWO,
-                    help="intermediate distributions (default 14500; sequence models: 1000 per frame)")
+                    help="intermediate distributions (default 14500; sequence models: 2000 per frame)")
     ev.add_argument("--no-reverse", action="store_true", help="skip reverse AIS")
     ev.add_argument("--bound-samples", type=COUNT, default=100,
                     help="deep models too large to enumerate given v: importance samples per example beside "

@@ -248,7 +248,7 @@ def evaluate_sequences(args):
         ll = conditional_log_likelihood(graph, data)
         how = "exact"
     except TooLargeError:
-        runs, n_betas = args.ais_runs or 10, args.betas or 1000
+        runs, n_betas = args.ais_runs or 10, args.betas or 2000
         print(f"  the hidden layer is too large to enumerate: forward AIS for each of {len(data['v'])} frames, "
               f"{runs} runs x {n_betas} betas ({len(data['v']) * runs * n_betas:.2g} chain updates)", flush=True)
         base = base_rate_biases(graph, {"v": seq.frames("train")})

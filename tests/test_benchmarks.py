@@ -48,3 +48,21 @@ def test_conv_fields_benchmark_runs():
     spec.loader.exec_module(mod)
     rows = mod.main(["--quick"])  # also asserts that both ways give the same fields
     assert rows and all(t > 0 for _, o, f in rows for t in (o, f))
+
+
+def test_sequence_models_benchmark_runs():
+    pytest.importorskip("music21", reason="the chorales come from music21's corpus: pip install 'pgboltz[sequences]'")
+    spec = importlib.util.spec_from_file_location("sequence_models", REPO / "benchmarks" / "sequence_models.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main(["--quick"])
+
+
+def test_ising_and_ais_floor_benchmarks_run():
+    for name, argv in (("ising_cpu", ["--size", "16", "--chains", "2", "--sweeps", "2", "--repeats", "1"]),
+                       ("ais_floor", ["--visible", "20", "--hidden", "10", "--runs", "4", "--betas", "20",
+                                      "--repeats", "1"])):
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        mod.main(argv)

@@ -257,6 +257,7 @@ def test_rnn_rbm_generates_binary_frames_and_trains_toward_a_periodic_pattern():
     pattern = np.eye(4)[[0, 1, 2, 3, 2, 1] * 4]  # a deterministic up-down scale: each frame follows from the past
     m = RNNRBM.build(4, 6, 5, seed=0, scale=0.1)
     t = RNNRBMTrainer(m, [pattern] * 8, SequenceConfig(k=5, epochs=100, frames_per_batch=96, dtype="float64", seed=1,
+                                                       rnn_lr_scale=1.0,
                                                        optim=OptimConfig(lr=0.1, momentum=0.9, final_momentum=0.9,
                                                                          weight_decay=0)))
     before = m.log_likelihood([pattern]).mean()

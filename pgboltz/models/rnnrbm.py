@@ -32,8 +32,11 @@ RNN_KEYS = ("W_uu", "W_vu", "b_u")
 
 
 def rnn_rbm_frame(n_visible: int, n_hidden: int, n_recurrent: int, n_factors: int = 0, seed: int = 0,
-                  scale: float = 0.01, name: str = "rnn-rbm") -> FactorGraph:
-    """The frame graph of an RNN-RBM: binary ``v`` (visible), ``h`` (hidden), the RNN state ``u`` (input)."""
+                  scale: float = 0.01, name: str = "rnn-rbm", factor_scale: float = 0.1) -> FactorGraph:
+    """The frame graph of an RNN-RBM: binary ``v`` (visible), ``h`` (hidden), the RNN state ``u`` (input).
+
+    Couplings start N(0, scale^2); the three-way factor's U, V, Z start N(0, factor_scale^2): each one's
+    gradient is a product of the other two, so at the couplings' small scale they would barely move."""
     for what, n in (("n_visible", n_visible), ("n_hidden", n_hidden), ("n_recurrent", n_recurrent)):
         if int(n) < 1:
             raise GraphError(f"rnn_rbm_frame: {what} must be a positive integer, got {n!r}")
@@ -52,8 +55,9 @@ def rnn_rbm_frame(n_visible: int, n_hidden: int, n_recurrent: int, n_factors: in
     g.add_factor(Dense("u", "h", rng.normal(0, scale, (n_recurrent, n_hidden)), name="W_uh"))
     if n_factors:
         F = int(n_factors)
-        g.add_factor(ThreeWay("v", "h", "u", rng.normal(0, scale, (n_visible, F)), rng.normal(0, scale, (n_hidden, F)),
-                              rng.normal(0, scale, (n_recurrent, F)), name="M"))
+        fs = factor_scale
+        g.add_factor(ThreeWay("v", "h", "u", rng.normal(0, fs, (n_visible, F)), rng.normal(0, fs, (n_hidden, F)),
+                              rng.normal(0, fs, (n_recurrent, F)), name="M"))
     return g
 
 
@@ -147,8 +151,10 @@ class RNNRBM:
             setattr(self.rnn, k, v)
 
     @classmethod
-    def build(cls, n_visible, n_hidden, n_recurrent, n_factors=0, seed=0, scale=0.01, name="rnn-rbm"):
-        return cls(rnn_rbm_frame(n_visible, n_hidden, n_recurrent, n_factors, seed, scale, name), seed=seed, scale=scale)
+    def build(cls, n_visible, n_hidden, n_recurrent, n_factors=0, seed=0, scale=0.01, name="rnn-rbm",
+              factor_scale=0.1):
+        return cls(rnn_rbm_frame(n_visible, n_hidden, n_recurrent, n_factors, seed, scale, name, factor_scale),
+                   seed=seed, scale=scale)
 
     @property
     def factored(self) -> bool:
