@@ -83,25 +83,18 @@ def _umask() -> int:
     return mask
 
 
-def save_npz_atomic(path, arrays: dict, meta: dict | None = None) -> Path:
-    """Write ``arrays`` (and ``meta`` as a JSON string under ``"meta"``) to ``path``.
-
-    The archive is written to a temporary file in the same folder (named after the
-    writing process, so files left by a killed writer are removed by the next write)
-    and renamed over ``path``, so a crash never leaves a half-written file behind. The
-    file keeps an existing file's permissions, and otherwise follows the umask.
-    """
-    path = npz_path(path)
+def _replace_atomically(path: Path, write) -> Path:
+    """Call ``write(fh)`` on a temporary file in ``path``'s folder (named after the writing process, so
+    files left by a killed writer are removed by the next write), then rename it over ``path``: a crash
+    never leaves a half-written file behind. The file keeps an existing file's permissions, and
+    otherwise follows the umask."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path)
-    payload = dict(arrays)
-    if meta is not None:
-        payload["meta"] = np.array(json.dumps(meta, sort_keys=True))
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_host_tag()}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **payload)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
@@ -111,6 +104,20 @@ def save_npz_atomic(path, arrays: dict, meta: dict | None = None) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def save_npz_atomic(path, arrays: dict, meta: dict | None = None) -> Path:
+    """Write ``arrays`` (and ``meta`` as a JSON string under ``"meta"``) to ``path``, atomically
+    (see :func:`_replace_atomically`)."""
+    payload = dict(arrays)
+    if meta is not None:
+        payload["meta"] = np.array(json.dumps(meta, sort_keys=True))
+    return _replace_atomically(npz_path(path), lambda fh: np.savez_compressed(fh, **payload))
+
+
+def write_bytes_atomic(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically, like :func:`save_npz_atomic`."""
+    return _replace_atomically(Path(path), lambda fh: fh.write(data))
 
 
 def load_meta(path) -> dict:

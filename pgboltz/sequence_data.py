@@ -24,7 +24,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
-from .io import save_npz_atomic
+from .io import save_npz_atomic, write_bytes_atomic
 
 SEQUENCE_DATASETS = ("chorales", "motion")
 SPLITS = ("train", "valid", "test")
@@ -421,32 +420,6 @@ def _mido():
     return mido
 
 
-def _umask() -> int:
-    """The process's umask (set and restored: a race only with threads that create files meanwhile)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to a temporary file in ``path``'s folder and rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def write_midi(path, roll, quarter_seconds: float = 0.5, lowest: int = LOWEST, velocity: int = 80,
                program: int = 0) -> Path:
     """Write a binary piano roll ``(T, n)`` as a one-track MIDI file; returns the path.
@@ -482,7 +455,7 @@ def write_midi(path, roll, quarter_seconds: float = 0.5, lowest: int = LOWEST, v
     mid = mido.MidiFile(ticks_per_beat=tpb, tracks=[track])
     buf = io.BytesIO()
     mid.save(file=buf)
-    return _write_atomic(Path(path), buf.getvalue())
+    return write_bytes_atomic(Path(path), buf.getvalue())
 
 
 def read_midi_roll(path, lowest: int = LOWEST, n: int = N_KEYS, quarter_seconds: float = 0.5) -> np.ndarray:
