@@ -32,7 +32,7 @@ from ..graph.serialize import graph_to_dict
 from ..models.rnnrbm import RNN, RNN_KEYS, RNNRBM
 from .optim import SGD, OptimConfig
 from .statistics import conditional_means
-from .trainer import TrainingDiverged
+from .trainer import TrainingDiverged, run_epochs
 
 RECIPE = "rnn-rbm"
 
@@ -207,22 +207,7 @@ class RNNRBMTrainer:
         return metrics
 
     def fit(self, epochs: int | None = None, progress: bool = False, callback=None) -> list:
-        target = self.config.epochs if epochs is None else int(epochs)
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=target, initial=self.epoch, desc=f"train {self.graph.name} (RNN-RBM, CD-{self.config.k})",
-                       unit="epoch")
-        while self.epoch < target:
-            m = self.run_epoch()
-            if callback is not None:
-                callback(self, m)
-            if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
-        return self.history
+        return run_epochs(self, epochs, progress, callback, f"train {self.graph.name} (RNN-RBM, CD-{self.config.k})")
 
     # -- checkpoints ------------------------------------------------------------------
     def save(self, path) -> None:

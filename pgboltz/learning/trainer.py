@@ -43,6 +43,29 @@ METHODS = ("cd", "pcd", "pt")
 POSITIVE = ("auto", "mean_field")
 
 
+def run_epochs(trainer, epochs, progress, callback, desc, postfix=None) -> list:
+    """Run ``trainer.run_epoch()`` until ``epochs`` (default: its config's) epochs in total have run, calling
+    ``callback(trainer, metrics)`` after each, with a progress bar (``postfix(metrics)``: what it shows)."""
+    target = trainer.config.epochs if epochs is None else int(epochs)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=target, initial=trainer.epoch, desc=desc, unit="epoch")
+    while trainer.epoch < target:
+        m = trainer.run_epoch()
+        if callback is not None:
+            callback(trainer, m)
+        if bar is not None:
+            extra = postfix(m) if postfix is not None else {}
+            if extra:
+                bar.set_postfix(**extra)
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return trainer.history
+
+
 class TrainingDiverged(PgboltzError, RuntimeError):
     """Parameters became NaN or infinite; the graph keeps the last finite parameters."""
 
@@ -223,24 +246,11 @@ class Trainer:
 
     def fit(self, epochs: int | None = None, progress: bool = False, callback=None) -> list:
         """Train until ``epochs`` epochs in total (default: config.epochs) have run."""
-        target = self.config.epochs if epochs is None else int(epochs)
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
 
-            bar = tqdm(total=target, initial=self.epoch, desc=f"train {self.graph.name} ({self.config.method})",
-                       unit="epoch")
-        while self.epoch < target:
-            m = self.run_epoch()
-            if callback is not None:
-                callback(self, m)
-            if bar is not None:
-                if m["reconstruction_error"] is not None:
-                    bar.set_postfix(recon=f"{m['reconstruction_error']:.4f}")
-                bar.update(1)
-        if bar is not None:
-            bar.close()
-        return self.history
+        def postfix(m):
+            return {} if m["reconstruction_error"] is None else {"recon": f"{m['reconstruction_error']:.4f}"}
+
+        return run_epochs(self, epochs, progress, callback, f"train {self.graph.name} ({self.config.method})", postfix)
 
     def exact_log_likelihoods(self, max_units: int = 20) -> dict | None:
         """Exact average log-likelihood of the train (and test) data, or None if the model is too large
