@@ -13,17 +13,12 @@ enumerated and v summed out, so the cost per row is 2^(hidden units) field evalu
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ..errors import DataError, TooLargeError
-from ..exact.enumerate import choose_summed_groups, enumeration, n_states, unit_variables
+from ..errors import DataError
 
 #: enumerated units per row at most (2^16 states x rows field evaluations)
 MAX_CONDITIONAL_UNITS = 16
-#: rows x states evaluated per chunk
-CHUNK = 1 << 16
 
 
 def check_inputs(graph, inputs: dict, rows: int | None = None) -> dict:
@@ -42,34 +37,14 @@ def check_inputs(graph, inputs: dict, rows: int | None = None) -> dict:
 
 
 def conditional_log_z(graph, inputs: dict, max_units: int = MAX_CONDITIONAL_UNITS) -> np.ndarray:
-    """log Z(u) for every row of ``inputs`` (``{input group: (n, size)}``), exactly, in float64."""
-    from ..model import float64_model
+    """log Z(u) for every row of ``inputs`` (``{input group: (n, size)}``), exactly, in float64: minus the
+    free energy of the inputs, every other group summed out or enumerated."""
+    from .free_energy import _enumerated_free_energy
 
     inputs = check_inputs(graph, inputs)
-    n = next(iter(inputs.values())).shape[0]
     free = [g for g in graph.groups if g not in graph.inputs]
-    T = choose_summed_groups(graph, free, second_moments=False)
-    S = [g for g in free if g not in T]
-    variables = unit_variables(graph, S)
-    total = n_states(variables)
-    if total > 2 ** max_units:
-        raise TooLargeError(
-            f"exact conditional log Z of {graph.name!r} enumerates 2^{math.log2(total):.0f} states per row "
-            f"({graph.n_units(S)} units in {', '.join(S)}); the limit is {max_units} units. Use fewer hidden units "
-            "or estimate with AIS")
-    model = float64_model(graph)
-    out = np.empty(n)
-    enum = enumeration(graph, S, 0, total, variables)  # every state of S, (total, size) per group
-    per = max(1, CHUNK // total)
-    for start in range(0, n, per):
-        rows = min(n, start + per) - start
-        states = {g: np.repeat(x[start:start + rows], total, axis=0) for g, x in inputs.items()}
-        states.update({g: np.tile(x, (rows, 1)) for g, x in enum.items()})
-        logp, _, _ = model.sum_out(T, states, 1.0)
-        logp = np.asarray(logp).reshape(rows, total)
-        m = logp.max(axis=1, keepdims=True)
-        out[start:start + rows] = (m + np.log(np.exp(logp - m).sum(axis=1, keepdims=True)))[:, 0]
-    return out
+    return -_enumerated_free_energy(graph, inputs, free, 1.0, max_units, max_rows=None,
+                                    advice="Use fewer hidden units, or estimate log Z(u) with conditional_ais")
 
 
 def conditional_log_likelihood(graph, data: dict, log_z: np.ndarray | None = None,

@@ -63,7 +63,8 @@ def free_energy(graph, given_states: dict, beta: float = 1.0, backend=None, mode
     return out if model is not None else m.backend.to_numpy(out)
 
 
-def _enumerated_free_energy(graph, given_states, rest, beta, max_units):
+def _enumerated_free_energy(graph, given_states, rest, beta, max_units, max_rows=MAX_ROWS,
+                            advice="Use a variational bound (pgboltz.estimators.evaluate does) instead"):
     from ..exact.enumerate import choose_summed_groups, enumeration, n_states
     from ..graph.unit_level import unit_variables
 
@@ -75,10 +76,10 @@ def _enumerated_free_energy(graph, given_states, rest, beta, max_units):
         raise TooLargeError(
             f"the exact free energy of {graph.name!r} given {', '.join(given_states)} enumerates "
             f"2^{math.log2(total):.0f} states of {', '.join(S)} (after summing out {', '.join(T) or 'nothing'}); "
-            f"the limit is 2^{max_units}. Use a variational bound (pgboltz.estimators.evaluate does) instead")
+            f"the limit is 2^{max_units}. {advice}")
     flat = graph.check_states(given_states, groups=list(given_states))
     n = next(iter(flat.values())).shape[0]
-    if n * total > MAX_ROWS:
+    if max_rows is not None and n * total > max_rows:
         raise TooLargeError(
             f"the exact free energy of {graph.name!r} for {n} rows enumerates {total} states of {', '.join(S)} each "
             f"({n * total:.3g} evaluations; the limit is {MAX_ROWS:.3g}). Use fewer rows or a variational bound "
