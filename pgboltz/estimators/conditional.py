@@ -43,7 +43,7 @@ def conditional_log_z(graph, inputs: dict, max_units: int = MAX_CONDITIONAL_UNIT
 
     inputs = check_inputs(graph, inputs)
     free = [g for g in graph.groups if g not in graph.inputs]
-    return -_enumerated_free_energy(graph, inputs, free, 1.0, max_units, max_rows=None,
+    return -_enumerated_free_energy(graph, inputs, free, 1.0, max_units, row_cap=False,
                                     advice="Use fewer hidden units, or estimate log Z(u) with conditional_ais")
 
 

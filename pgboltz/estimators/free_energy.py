@@ -63,7 +63,7 @@ def free_energy(graph, given_states: dict, beta: float = 1.0, backend=None, mode
     return out if model is not None else m.backend.to_numpy(out)
 
 
-def _enumerated_free_energy(graph, given_states, rest, beta, max_units, max_rows=MAX_ROWS,
+def _enumerated_free_energy(graph, given_states, rest, beta, max_units, row_cap=True,
                             advice="Use a variational bound (pgboltz.estimators.evaluate does) instead"):
     from ..exact.enumerate import choose_summed_groups, enumeration, n_states
     from ..graph.unit_level import unit_variables
@@ -79,7 +79,7 @@ def _enumerated_free_energy(graph, given_states, rest, beta, max_units, max_rows
             f"the limit is 2^{max_units}. {advice}")
     flat = graph.check_states(given_states, groups=list(given_states))
     n = next(iter(flat.values())).shape[0]
-    if max_rows is not None and n * total > max_rows:
+    if row_cap and n * total > MAX_ROWS:
         raise TooLargeError(
             f"the exact free energy of {graph.name!r} for {n} rows enumerates {total} states of {', '.join(S)} each "
             f"({n * total:.3g} evaluations; the limit is {MAX_ROWS:.3g}). Use fewer rows or a variational bound "
