@@ -137,9 +137,13 @@ class _PartUpdate:
         return (self.index is None and self.group in fields and set(fields[self.group]) == set(self.terms.by_slot)
                 and not self.terms.fuse_bias)
 
-    def sample(self, k, rows, given=None):
+    def sample(self, k, rows, given=None, mean=None):
+        """Draw chains ``rows`` with random stream ``k``, from fields ``given`` (all chains) if not None;
+        ``mean``: a ``(chains, n)`` buffer that receives E[x | rest] of those rows, from the same fields."""
         m = self.model
         field = self.terms.fill(m.states, rows) if given is None else {s: v[rows] for s, v in given.items()}
+        if mean is not None:  # before the draw, which may overwrite the fields
+            mean[rows] = self.units.mean(m.backend.xp, field, m.beta_rows(rows))
         out = self.out[rows]
         if self.kernel is not None:
             if self.terms.fuse_bias:
@@ -150,6 +154,26 @@ class _PartUpdate:
             noise = self.noise[rows]
             m.backend.draw_(self.units.noise, k, noise)
             self.units.sample_(m.backend.xp, field, m.beta_rows(rows), noise, out)
+        self._write_back(rows)
+
+    def sample_whole(self, chunks, given=None, mean=None):
+        """:meth:`sample` for every chunk at once (no fused kernel): the fields of all chains in one call
+        (or ``given``), each chunk's noise from its own stream, then one elementwise draw -- the same
+        draws as chunk by chunk, in fewer and longer array operations."""
+        m, xp, every = self.model, self.model.backend.xp, slice(None)
+        field = self.terms.fill(m.states) if given is None else given
+        if mean is not None:
+            mean[...] = self.units.mean(xp, field, m.beta_rows(every))
+        for k, rows in enumerate(chunks):
+            if rows.stop > rows.start:
+                m.backend.draw_(self.units.noise, k, self.noise[rows])
+        self.units.sample_(xp, field, m.beta_rows(every), self.noise, self.out)
+        self._write_back(every)
+
+    def _write_back(self, rows):
+        """Copy drawn units of a part (not a whole group) into the group's states."""
+        m = self.model
+        out = self.out[rows]
         if self.halves is not None:
             (H, W), views = self.halves
             x, o = m.states[self.group][rows].reshape(-1, H, W), out.reshape(-1, H, W // 2)
@@ -307,7 +331,10 @@ class CompiledModel:
         self._terms_cache = {}
         self._hot = False
         self._chunks = self.backend.chunks(self.chains)
+        #: fields of all chains in one call, draws stream by stream (few chains; see Backend.whole_fields)
+        self._whole = self.backend.whole_fields(self.chains)
         self.updates = self._compile_updates()
+        self._means_plan, self._mean_buffers = {}, {}
 
     def _check_range(self, graph):
         """Refuse parameters that the backend's dtype cannot hold (1e300 in float32 becomes inf)."""
@@ -477,37 +504,90 @@ class CompiledModel:
         if self._hot:
             return contextlib.nullcontext()
         stack = contextlib.ExitStack()
-        stack.enter_context(self.backend.hot_loop())
+        stack.enter_context(self.backend.hot_loop(pooled=not self._whole))
         self._hot = True
         stack.callback(setattr, self, "_hot", False)
         return stack
 
-    def sweep(self, n: int = 1) -> None:
-        """``n`` blocked Gibbs sweeps: every update of every block once, in schedule order."""
+    def _run(self, u, given=None, mean=None) -> None:
+        """Run update ``u`` on every chain: from fields ``given`` (all chains, or None: computed here),
+        writing E[x | rest] into ``mean`` if given (a whole-group :class:`_PartUpdate` only)."""
+        if self._whole and isinstance(u, _PartUpdate) and u.kernel is None:
+            u.sample_whole(self._chunks, given, mean)
+        elif given is None and mean is None:
+            self.backend.map_rows_sized(u.sample, self._chunks, u.n_elements)
+        else:
+            self.backend.map_rows_sized(lambda k, rows: u.sample(k, rows, given, mean), self._chunks, u.n_elements)
+
+    def _plan_means(self, groups) -> dict:
+        """``{update index: group}`` for the ``groups`` whose conditional means one sweep's own fields give:
+        a group drawn whole by one update, after every update of a group its field depends on."""
+        key = tuple(groups)
+        if key not in self._means_plan:
+            flat = [u for block in self.updates for u in block]
+            plan = {}
+            for g in groups:
+                mine = [i for i, u in enumerate(flat) if g in u.groups]
+                if len(mine) != 1 or not isinstance(flat[mine[0]], _PartUpdate) or flat[mine[0]].index is not None:
+                    continue
+                sources = {h for f in self.graph.factors if g in f.groups and f.contributes_to(g) for h in f.groups}
+                if not any(set(u.groups) & sources for u in flat[mine[0] + 1:]):
+                    plan[mine[0]] = g
+            self._means_plan[key] = plan
+        return self._means_plan[key]
+
+    def sweep(self, n: int = 1, means=None):
+        """``n`` blocked Gibbs sweeps: every update of every block once, in schedule order.
+
+        ``means``: groups, independent given the rest, whose conditional means E[x | rest] after the last
+        sweep are returned as ``{group: (chains, size)}``. A group drawn after everything its field depends
+        on (the hidden layer of an RBM whose schedule ends with it) gets them from the fields it was drawn
+        from; the others cost a field evaluation after the sweep."""
         self.refresh_stale()
-        be = self.backend
-        chunks = self._chunks
+        n = int(n)
+        plan = self._plan_means(means) if means and n > 0 else {}
+        for g in plan.values():
+            if g not in self._mean_buffers:
+                self._mean_buffers[g] = self.backend.empty((self.chains, self.graph.group(g).size))
         with self.running():
-            for _ in range(int(n)):
-                for block in self.updates:
-                    for u in block:
-                        be.map_rows_sized(u.sample, chunks, u.n_elements)
+            for i in range(n):
+                last = i == n - 1
+                for j, u in enumerate(u for block in self.updates for u in block):
+                    self._run(u, mean=self._mean_buffers[plan[j]] if last and j in plan else None)
+        if not means:
+            return None
+        out = {g: self._mean_buffers[g] for g in plan.values()}
+        rest = [g for g in means if g not in out]
+        if rest:
+            out.update(self.sum_out(rest, self.states, self.beta_rows(slice(None)), need_means=True,
+                                    need_log_p=False, need_squares=False)[1])
+        return out
+
+    def draw(self, groups, given: dict | None = None) -> None:
+        """Draw ``groups`` once given the rest: their updates, in schedule order. A group drawn whole whose
+        fields are in ``given`` (``{group: {slot: (chains, n)}}``, e.g. from :meth:`field`) is drawn from them."""
+        gs, given = set(groups), given or {}
+        covered = {g for block in self.updates for u in block if set(u.groups) <= gs for g in u.groups}
+        if covered != gs:
+            raise GraphError(f"draw: {sorted(gs - covered)} are not drawn on their own by this model's schedule")
+        self.refresh_stale()
+        with self.running():
+            for block in self.updates:
+                for u in block:
+                    if set(u.groups) <= gs:
+                        self._run(u, given=given[u.group] if isinstance(u, _PartUpdate) and u.can_take(given)
+                                  else None)
 
     def sweep_given(self, fields: dict) -> None:
         """One sweep whose first block draws from ``fields`` (``{group: {slot: (chains, n)}}``, computed by
         :meth:`field` from the current states -- e.g. by AIS, which needed them for its weights) instead of
         computing them again; the draws are the same as :meth:`sweep`'s."""
         self.refresh_stale()
-        be = self.backend
         with self.running():
             for b, block in enumerate(self.updates):
                 for u in block:
-                    if b == 0 and isinstance(u, _PartUpdate) and u.can_take(fields):
-                        given = fields[u.group]
-                        be.map_rows_sized(lambda k, rows, u=u, given=given: u.sample(k, rows, given), self._chunks,
-                                          u.n_elements)
-                    else:
-                        be.map_rows_sized(u.sample, self._chunks, u.n_elements)
+                    take = b == 0 and isinstance(u, _PartUpdate) and u.can_take(fields)
+                    self._run(u, given=fields[u.group] if take else None)
 
     def mean_field(self, iterations: int = 50, damping: float = 0.0, tol: float = 1e-7) -> dict:
         """Damped fixed-point iteration ``x_b <- damping x_b + (1 - damping) E[x_b | rest]`` over the schedule.
@@ -533,7 +613,7 @@ class CompiledModel:
         states = self.states if states is None else states
         chains = next(iter(states.values())).shape[0] if states else 1  # nothing given: the slots are constant
         terms = self.terms(group, chains, index)
-        if self._hot and chains == self.chains:  # inside a run of sweeps: by row chunks, on the sweep's threads
+        if self._hot and chains == self.chains and not self._whole:  # a run of sweeps: by chunks, on its threads
             self.backend.map_rows_sized(lambda k, rows: terms.fill(states, rows), self._chunks, chains * terms.n)
             return {s: terms.buffers[s] for s in terms.by_slot}
         return terms.fill(states)
@@ -548,13 +628,15 @@ class CompiledModel:
             total += f.energy(xp, states, p).astype(np.float64)
         return total
 
-    def sum_out(self, summed, states: dict, beta=1.0, need_means=False, need_log_p=True):
+    def sum_out(self, summed, states: dict, beta=1.0, need_means=False, need_log_p=True, need_squares=None):
         """log sum over the ``summed`` groups of exp(-beta E), per chain, given ``states`` of all others.
 
         ``summed`` must be independent given the rest (see :func:`independent_groups`); groups
         of a joint set are summed with its joint distribution. Returns ``(log_p, means,
-        mean_squares)``: the last two (conditional E[x], E[x^2] by group) only when ``need_means``.
+        mean_squares)``: the last two (conditional E[x], E[x^2] by group) only when ``need_means`` (the squares
+        unless ``need_squares`` is False).
         """
+        need_squares = need_means if need_squares is None else need_squares and need_means
         xp = self.backend.xp
         summed = list(summed)
         chains = next(iter(states.values())).shape[0] if states else 1
@@ -578,6 +660,7 @@ class CompiledModel:
                     log_p += dist.log_partition(xp, fields, beta)
                 if need_means:
                     means.update(dist.mean(xp, fields, beta))
+                if need_squares:
                     squares.update(dist.mean_square(xp, fields, beta))
                 continue
             units = self.graph.group(g).units
@@ -586,6 +669,7 @@ class CompiledModel:
                 log_p += units.log_partition_total(xp, field, beta)
             if need_means:
                 means[g] = units.mean(xp, field, beta)
+            if need_squares:
                 squares[g] = units.mean_square(xp, field, beta)
         return log_p, means, squares
 

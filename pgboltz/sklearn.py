@@ -106,7 +106,7 @@ def _draw(X, seed, epoch):
 def _hidden_means(graph, X):
     """E[h | v = X] from the factors (pgboltz.model.CompiledModel.sum_out); X may be fractional."""
     m = float64_model(graph)
-    _, means, _ = m.sum_out(["h"], {"v": m.backend.asarray(X)}, need_means=True, need_log_p=False)
+    _, means, _ = m.sum_out(["h"], {"v": m.backend.asarray(X)}, need_means=True, need_log_p=False, need_squares=False)
     return m.backend.to_numpy(means["h"])
 
 

@@ -66,3 +66,11 @@ def test_ising_and_ais_floor_benchmarks_run():
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         mod.main(argv)
+
+
+def test_train_epoch_benchmark_runs():
+    spec = importlib.util.spec_from_file_location("train_epoch", REPO / "benchmarks" / "train_epoch.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = mod.main(["--quick"])
+    assert "floor: the five products per update alone" in rows and all(t > 0 for t in rows.values())

@@ -220,3 +220,56 @@ def test_half_lattice_field_and_write_back_equal_the_whole_lattice_path(shape, p
             lattice.checkerboard_parity, model.checkerboard_parity = saved
 
     assert np.array_equal(run(True), run(False))
+
+
+# -- few chains: whole fields, conditional means from the sweep, drawing given fields ----------------------------
+
+@pytest.mark.parametrize("name", ["rbm", "general-bm", "ising-4x4-periodic", "mixed"])
+def test_few_chains_compute_fields_whole_and_draw_the_same_states(name):
+    """Below 64 rows per stream an update computes every chain's fields in one product and draws stream by
+    stream: in float64 the states equal the chunk-by-chunk path's draw for draw, and they follow the
+    exact distribution."""
+    g = GRAPH_BUILDERS[name]()
+    runs = []
+    for whole in (True, False):
+        s = GibbsSampler(g, chains=200, seed=3, dtype="float64")
+        assert s.model._whole  # 200 chains, 4 streams
+        s.model._whole = whole
+        s.sweep(20)
+        runs.append(s.get_states())
+    assert all(np.array_equal(runs[0][k], runs[1][k]) for k in runs[0])
+    assert not GibbsSampler(g, chains=256, seed=3).model._whole
+    assert_within(gibbs_vs_exact(g, "float32", seed=7, chains=200, sweeps=3000, burn_in=100))
+
+
+def test_sweep_returns_the_conditional_means_of_its_last_draw():
+    """With the hidden layer drawn last, its conditional means come from the fields it was drawn from; with
+    it drawn first they are computed after the sweep. Both equal E[h | v] of the final states."""
+    from pgboltz.model import CompiledModel
+
+    g = rbm(7, 5, scale=0.8, seed=2)
+    for blocks, from_draw in ([["v"], ["h"]], True), ([["h"], ["v"]], False):
+        m = CompiledModel(g, 30, seed=1, dtype="float64", blocks=blocks)
+        assert bool(m._plan_means(["h"])) == from_draw
+        means = m.sweep(3, means=["h"])
+        v = m.states["v"]
+        W, b = (p for f, p in zip(g.factors, m.params) if f.groups == ("v", "h") or f.groups == ("h",))
+        expected = 1.0 / (1.0 + np.exp(-(v @ W["W"] + b["b"])))
+        assert np.allclose(means["h"], expected, rtol=0, atol=1e-12)
+    assert m.sweep(2) is None
+
+
+def test_draw_given_fields_equals_drawing_from_computed_fields():
+    from pgboltz import GraphError
+    from pgboltz.model import CompiledModel
+
+    g = rbm(6, 4, scale=0.8, seed=5)
+    out = []
+    for given in (True, False):
+        m = CompiledModel(g, 40, seed=2, dtype="float64")
+        fields = {"h": m.field("h")} if given else None
+        m.draw(["h"], given=fields)
+        out.append(m.get_states()["h"])
+    assert np.array_equal(out[0], out[1])
+    with pytest.raises(GraphError, match="not drawn on their own"):
+        CompiledModel(GRAPH_BUILDERS["ising-4x4-periodic"](), 4).draw(["nope"])

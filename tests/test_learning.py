@@ -63,7 +63,7 @@ def test_training_statistics_estimate_the_exact_gradient(name, chains, repeats):
     t.neg.sweep(300)
     pos = None
     for _ in range(repeats):
-        p, _ = t._positive({"v": v})
+        p = t._positive({"v": v})[0]
         pos = p if pos is None else [{k: a[k] + b[k] for k in a} for a, b in zip(pos, p)]
     pos = [{k: x / repeats for k, x in d.items()} for d in pos]
     neg = t._negative({"v": v})
@@ -266,7 +266,7 @@ def test_parallel_tempering_statistics_estimate_the_exact_gradient():
     t = Trainer(g, {"v": v}, TrainConfig(method="pt", batch_size=200, chains=chains, temperatures=3, beta_min=0.3,
                                          dtype="float64", seed=4))
     t.neg.sweep(200)
-    pos, _ = t._positive({"v": v})
+    pos = t._positive({"v": v})[0]
     neg = t._negative({"v": v})
     tol = 4 * 0.5 / np.sqrt(chains)  # statistics in [0, 1]: sd <= 0.5, from `chains` cold chains
     for e, p, q in zip(ex, pos, neg):
@@ -317,14 +317,19 @@ def test_ais_draws_the_first_block_from_the_fields_its_weights_already_computed(
     import pgboltz.model as model
 
     A = sys.modules["pgboltz.estimators.ais"]
-    orig, sample = A._Path.transition, model._PartUpdate.sample
+    orig, sample, whole = A._Path.transition, model._PartUpdate.sample, model._PartUpdate.sample_whole
     given = []
 
-    def counting(self, k, rows, fields=None):
+    def counting(self, k, rows, fields=None, mean=None):  # many chains: chunk by chunk
         given.append((self.group, fields is not None))
-        return sample(self, k, rows, fields)
+        return sample(self, k, rows, fields, mean)
+
+    def counting_whole(self, chunks, fields=None, mean=None):  # few chains: all at once
+        given.append((self.group, fields is not None))
+        return whole(self, chunks, fields, mean)
 
     monkeypatch.setattr(model._PartUpdate, "sample", counting)
+    monkeypatch.setattr(model._PartUpdate, "sample_whole", counting_whole)
     for g in (rbm(12, 8, seed=0, scale=0.5), dbm([10, 6, 4], seed=1, scale=0.5)):
         data = (np.random.default_rng(0).random((50, 12 if g.name == "rbm" else 10)) < 0.3) * 1.0
         base = base_rate_biases(g, {"v": data})
@@ -337,3 +342,52 @@ def test_ais_draws_the_first_block_from_the_fields_its_weights_already_computed(
             # the summed group drew from the given fields at every beta exactly when reusing
             assert {took for grp, took in given if grp == summed} == {reuse}
         assert np.array_equal(weights[0], weights[1])
+
+
+@pytest.mark.parametrize("k, batch", [(1, 20000), (2, 20000), (1, 200)])
+def test_cd_statistics_estimate_the_exact_cd_expectation(k, batch):
+    """CD-k's negative statistics, with the first hidden states drawn from the positive phase's fields and the
+    last conditional means taken from the chains' final draw, average to the exact CD-k expectation:
+    h0 ~ p(h | v0), then k times v ~ p(v | h), h ~ p(h | v), statistics at (v_k, E[h | v_k])."""
+    import itertools
+
+    from pgboltz.model import float64_model
+
+    g = rbm(4, 3, scale=1.0, seed=6)
+    g.factors[1].params["b"][...] = [0.3, -0.5, 0.2, 0.0]
+    g.factors[2].params["b"][...] = [-0.2, 0.4, 0.1]
+    W, b, c = g.factors[0].params["W"], g.factors[1].params["b"], g.factors[2].params["b"]
+    sig = lambda a: 1.0 / (1.0 + np.exp(-a))  # noqa: E731
+    V = np.array(list(itertools.product([0.0, 1.0], repeat=4)))
+    H = np.array(list(itertools.product([0.0, 1.0], repeat=3)))
+
+    def bern(p, X):  # P(X rows | independent probabilities p), for each row of p
+        return np.prod(np.where(X[None], p[:, None], 1 - p[:, None]), axis=2)
+
+    T_hv = bern(sig(H @ W.T + b), V)  # T_hv[i, j] = P(v_j | h_i)
+    T_vh = bern(sig(V @ W + c), H)    # T_vh[j, i] = P(h_i | v_j)
+    data = V[[3, 5, 10, 15]]
+    n = 20000
+    rows = np.repeat(data, n // len(data), axis=0)
+    p_v = np.zeros(len(V))  # distribution of v_k, averaged over the data rows
+    for v0 in data:
+        p_h = bern(sig(v0[None] @ W + c), H)[0]
+        for step in range(k):
+            pv = p_h @ T_hv
+            p_h = pv @ T_vh
+        p_v += pv / len(data)
+    exact_neg = float64_model(g, len(V)).statistics({"v": V, "h": sig(V @ W + c)}, p_v)
+
+    t = Trainer(g, {"v": rows}, TrainConfig(method="cd", k=k, batch_size=batch, dtype="float64", seed=2))
+    assert t.fields_reused and t.model._whole == (batch < 256)
+    neg = None
+    for r in range(n // batch):  # CD restarts at the data: every batch gives independent chains
+        part = {"v": rows[r::n // batch]}
+        _, _, fields = t._positive(part)
+        q = t._negative(part, fields)
+        neg = q if neg is None else [{key: a[key] + d[key] for key in a} for a, d in zip(neg, q)]
+    neg = [{key: x * batch / n for key, x in d.items()} for d in neg]
+    tol = 4.5 * 0.5 / np.sqrt(n)  # statistics in [0, 1]: sd <= 0.5, n independent chains
+    for e, q in zip(exact_neg, neg):
+        for key in e:
+            assert np.abs(e[key] - q[key]).max() < tol, (key, np.abs(e[key] - q[key]).max(), tol)

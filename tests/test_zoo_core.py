@@ -327,9 +327,10 @@ def test_input_groups_stay_clamped_in_both_training_phases_and_condition_the_cha
     U = (r.random((40, 3)) < 0.5).astype(float)
     V = (r.random((40, 4)) < 0.5).astype(float)
     t = Trainer(g, {"u": U, "v": V}, TrainConfig(method="pcd", batch_size=40, dtype="float64", seed=1))
-    assert "u" not in t.model.free and [b.describe(g) for b in t.model.blocks] == ["h", "v"]
+    # the negative chains draw the hidden layer last (its conditional means come from that draw's fields)
+    assert "u" not in t.model.free and [b.describe(g) for b in t.model.blocks] == ["v", "h"]
     batch = {"u": U, "v": V}
-    _, pos_states = t._positive(batch)
+    pos_states = t._positive(batch)[1]
     assert np.array_equal(pos_states["u"], U)
     t._negative(batch)
     assert np.array_equal(t.model.get_states()["u"], U)

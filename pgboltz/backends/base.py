@@ -144,8 +144,14 @@ class Backend:
         """Context that silences overflow in exp (intended: exp(+inf field) is handled)."""
         return np.errstate(over="ignore", invalid="ignore")
 
-    def hot_loop(self):
-        """Context entered around a run of sweeps (see NumpyBackend for why it matters there)."""
+    def whole_fields(self, chains: int) -> bool:
+        """True if an update's fields for all ``chains`` are computed in one call (one product per term)
+        and only the draws run stream by stream; False: each row chunk computes its own fields."""
+        return False
+
+    def hot_loop(self, pooled: bool = True):
+        """Context entered around a run of sweeps (see NumpyBackend for why it matters there); ``pooled``:
+        whether the run's updates go to the backend's workers chunk by chunk (False: whole fields)."""
         return self.errstate()
 
     def close(self) -> None:

@@ -127,13 +127,13 @@ class CupyBackend(Backend):
 
         return pool
 
-    def hot_loop(self):
+    def hot_loop(self, pooled: bool = True):
         if self.precision == "float32":
-            return super().hot_loop()
+            return super().hot_loop(pooled)
         import contextlib
 
         stack = contextlib.ExitStack()
-        stack.enter_context(super().hot_loop())
+        stack.enter_context(super().hot_loop(pooled))
         stack.enter_context(_tf32(self.xp))
         return stack
 

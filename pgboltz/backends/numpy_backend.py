@@ -13,6 +13,14 @@ while BLAS is held to one thread for the duration of the sweeps (threadpoolctl).
 NumPy's generators, ufuncs and BLAS calls release the GIL, so plain threads
 suffice. Row chunks are independent chains, so no synchronisation is needed
 inside a block.
+
+Few chains (a training minibatch, AIS with 100 runs) are the other way round: a
+chunk of 25 rows is too thin a GEMM for one core, and one multi-threaded product
+of all rows is about 1.5x faster than four chunk products on two workers. Below
+``WHOLE_FIELD_ROWS`` rows per stream an update therefore computes its fields for
+all chains in one call with BLAS free to use every core, and draws stream by
+stream on the calling thread (:meth:`whole_fields`). The choice depends on the
+number of chains and streams only, never on the machine.
 """
 
 from __future__ import annotations
@@ -27,6 +35,9 @@ from .base import Backend
 
 #: Below this many elements per call the tail runs inline: threads would cost more than they save.
 PARALLEL_MIN_ELEMENTS = 1 << 16
+
+#: Fewer rows than this per random stream: fields for all chains at once, draws on the calling thread.
+WHOLE_FIELD_ROWS = 64
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
@@ -94,10 +105,13 @@ class NumpyBackend(Backend):
         else:
             self.map_rows(fn, chunks)
 
-    def hot_loop(self):
+    def whole_fields(self, chains: int) -> bool:
+        return int(chains) < WHOLE_FIELD_ROWS * self.n_streams
+
+    def hot_loop(self, pooled: bool = True):
         stack = contextlib.ExitStack()
         stack.enter_context(self.errstate())
-        if self._pool is not None:
+        if self._pool is not None and pooled:
             if self._blas is None:
                 from threadpoolctl import ThreadpoolController
 

@@ -321,6 +321,19 @@ def derive_blocks(graph, free=None) -> list[Block]:
     return blocks
 
 
+def groups_last(graph, blocks, groups, free=None) -> list[Block]:
+    """``blocks`` with the parts of ``groups`` moved into blocks of their own after all the others (each
+    block split in two, order kept): still a Gibbs sweep, since a subset of a block is independent given
+    the rest. A trainer's negative chains draw the hidden layer last, so its conditional means come from
+    the fields it was drawn from (:meth:`pgboltz.model.CompiledModel.sweep`). Checked like any schedule."""
+    gs = set(groups)
+    first = [Block(tuple(p for p in b.parts if p.group not in gs)) for b in blocks]
+    last = [Block(tuple(p for p in b.parts if p.group in gs)) for b in blocks]
+    out = [b for b in first + last if b.parts]
+    check_blocks(graph, out, _free_groups(graph, free))
+    return out
+
+
 def as_blocks(graph, spec, free=None) -> list[Block]:
     """Normalise user blocks -- e.g. ``[["h"], ["v"]]`` or ``[[("s", [0, 2])], ...]`` -- and check them."""
     free = _free_groups(graph, free)

@@ -51,6 +51,7 @@ class SGD:
         self.velocity = [{k: xp.zeros_like(v) for k, v in p.items() if f.param_role(k) != "recognition"}
                          for f, p in zip(model.graph.factors, model.params)]
         self.q = {g: None for g in hidden}
+        self._work = {}
 
     def lr(self, epoch: int) -> float:
         c = self.config
@@ -65,6 +66,7 @@ class SGD:
         c = self.config
         lr = self.lr(epoch)
         mom = c.momentum if epoch < c.momentum_switch else c.final_momentum
+        xp = self.model.backend.xp
         for f, g, vel, p in zip(self.graph.factors, grads, self.velocity, self.model.params):
             if not g:
                 continue
@@ -72,7 +74,9 @@ class SGD:
                 role = f.param_role(k)
                 step = grad
                 if role == "coupling" and c.weight_decay:
-                    step = step - c.weight_decay * p[k]
+                    step = self._scratch(p[k])
+                    xp.multiply(p[k], -c.weight_decay, out=step)
+                    step += grad
                 if role == "bias" and c.sparsity_target is not None and hidden_means and f.groups[0] in hidden_means \
                         and f.groups[0] in self.q:
                     g0 = f.groups[0]
@@ -80,10 +84,19 @@ class SGD:
                     q = self._track(g0 if mean.shape == hidden_means[g0].shape else f"{g0}@{f.kind}", mean)
                     step = step + c.sparsity_cost * (c.sparsity_target - q)
                 vel[k] *= mom
-                vel[k] += (lr * f.lr_scale(k)) * step
+                scaled = self._scratch(p[k]) if step is grad else step  # the caller's gradient is left alone
+                xp.multiply(step, lr * f.lr_scale(k), out=scaled)
+                vel[k] += scaled
                 p[k] += vel[k]
             f.project(self.model.backend.xp, p)
             p.bump()
+
+    def _scratch(self, like):
+        """A work array shaped like ``like`` (one per shape and dtype, reused: no allocation per update)."""
+        key = (like.shape, like.dtype.str)
+        if key not in self._work:
+            self._work[key] = self.model.backend.xp.empty_like(like)
+        return self._work[key]
 
     def _track(self, group, mean):
         q = self.q.get(group)

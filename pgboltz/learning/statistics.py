@@ -27,7 +27,7 @@ def hidden_groups(graph) -> list:
 def conditional_means(model, given: dict, hidden) -> dict:
     """States with every hidden group replaced by E[h | given] (exact when the hidden groups are independent)."""
     states = dict(given)
-    _, means, _ = model.sum_out(hidden, given, 1.0, need_means=True, need_log_p=False)
+    _, means, _ = model.sum_out(hidden, given, 1.0, need_means=True, need_log_p=False, need_squares=False)
     states.update(means)
     return states
 

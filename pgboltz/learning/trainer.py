@@ -32,6 +32,7 @@ from ..checkpoint import CheckpointError, load_model, save_checkpoint
 from ..errors import DataError, PgboltzError
 from ..graph.serialize import graph_to_dict
 from ..model import MEAN_FIELD_START, independent_groups
+from ..graph.schedule import derive_blocks, groups_last
 from ..sampling import GibbsSampler
 from .optim import SGD, OptimConfig
 from .statistics import can_average_hidden, conditional_means, hidden_groups, uniform_weights
@@ -127,6 +128,13 @@ class Trainer:
             raise DataError(f"{self.n} training examples, fewer than one batch of {c.batch_size}")
         self.hidden = hidden_groups(graph)
         self.average_hidden = can_average_hidden(graph) and c.positive == "auto"
+        #: an RBM-like graph trained by CD or PCD with Gibbs chains: the chains draw the hidden groups last, so the
+        #: negative statistics' conditional means come from the fields of that draw (no extra product), and CD
+        #: draws the first hidden states from the positive phase's fields
+        self.fields_reused = self.average_hidden and c.method in ("cd", "pcd") and c.negative == "gibbs" \
+            and not any(f.directed for f in graph.factors)
+        self._joint_hidden = any(set(js) & set(self.hidden) for f, js in graph.joint_sets()
+                                 if f.joint_distribution() is not None)
         self.epoch = 0
         self.history: list[dict] = []
         chains = c.chains or c.batch_size
@@ -136,7 +144,8 @@ class Trainer:
         if graph.inputs and (chains != c.batch_size or K > 1):
             raise DataError(f"{graph.name!r} has input groups ({', '.join(graph.inputs)}): each negative chain is "
                             "conditioned on one example's inputs, so use chains = batch size and cd or pcd")
-        self.neg = GibbsSampler(graph, chains=chains * K, backend=c.backend, seed=c.seed, dtype=c.dtype)
+        blocks = groups_last(graph, derive_blocks(graph), self.hidden) if self.fields_reused else None
+        self.neg = GibbsSampler(graph, chains=chains * K, backend=c.backend, seed=c.seed, dtype=c.dtype, blocks=blocks)
         self.model = self.neg.model
         self.be = self.neg.backend
         self.opt = SGD(self.model, c.optim, c.epochs, hidden=self.hidden)
@@ -166,12 +175,19 @@ class Trainer:
                 for g, x in batch.items()}
 
     def _positive(self, batch):
-        """(statistics, states) with the data clamped; ``batch`` maps data groups to ``(batch, size)``."""
+        """(statistics, states, hidden fields or None) with the data clamped; ``batch`` maps data groups to
+        ``(batch, size)``. The fields (views of the model's buffers) are valid until its next field query."""
         xp = self.be.xp
         batch = self._device(batch)
         n = next(iter(batch.values())).shape[0]
         c = self.config
-        if self.average_hidden:
+        fields = None
+        if self.fields_reused and c.method == "cd" and not self._joint_hidden:
+            m = self.model
+            fields = {g: m.field(g, batch) for g in self.hidden}
+            states = dict(batch)
+            states.update({g: self.graph.group(g).units.mean(xp, fields[g]) for g in self.hidden})
+        elif self.average_hidden:
             states = conditional_means(self.model, batch, self.hidden)
         elif c.positive == "mean_field":  # q(h) = prod of independent units, from 0 each batch
             pos = self.pos.model
@@ -184,15 +200,21 @@ class Trainer:
             self.pos.model.load_states(batch)
             self.pos.sweep(c.positive_sweeps)
             states = self.pos.model.states
-        return self.model.statistics(states, uniform_weights(xp, n, dtype=self.be.dtype)), states
+        return self.model.statistics(states, uniform_weights(xp, n, dtype=self.be.dtype)), states, fields
 
-    def _negative(self, batch):
+    def _negative(self, batch, fields=None):
         c, s, m = self.config, self.neg, self.model
         batch = self._device(batch)
         if c.method == "cd":
             m.load_states({g: batch[g] for g in self.graph.visible})
         if self.graph.inputs:
             m.load_states({g: batch[g] for g in self.graph.inputs})
+        if self.fields_reused:  # (CD: h ~ p(h | data) first) then k sweeps ending with the hidden groups
+            if c.method == "cd":
+                m.draw(self.hidden, given=fields)
+            states = {g: m.states[g] for g in self.data_groups}
+            states.update(s.sweep(c.k, means=self.hidden))
+            return m.statistics(states, uniform_weights(self.be.xp, s.chains, dtype=self.be.dtype))
         if self.hmc is not None:  # k HMC transitions of x, the hidden groups summed out
             self.hmc.sweep(c.k)
         else:
@@ -207,9 +229,12 @@ class Trainer:
         return m.statistics(states, uniform_weights(self.be.xp, s.chains, mask, dtype=self.be.dtype))
 
     def _update(self, batch):
-        pos, pos_states = self._positive(batch)
-        neg = self._negative(batch)
-        grads = [{k: p[k] - q[k] for k in p} for p, q in zip(pos, neg)]
+        pos, pos_states, fields = self._positive(batch)
+        neg = self._negative(batch, fields)
+        for p, q in zip(pos, neg):  # statistics are fresh arrays: the positive ones become the gradient
+            for k in p:
+                p[k] -= q[k]
+        grads = pos
         means = {g: pos_states[g].mean(axis=0) for g in self.hidden} \
             if self.config.optim.sparsity_target is not None else None
         self.opt.step(grads, self.epoch, means)
@@ -279,7 +304,7 @@ class Trainer:
             out["test"] = exact_log_likelihood(self.graph, self.test, lz)
         return out
 
-    def reconstruction_error(self, data: dict, limit: int = 2000) -> float | None:
+    def reconstruction_error(self, data: dict, limit: int = 1000) -> float | None:
         """Mean squared error of v against E[v | h = E[h | v]] (mean-field reconstruction)."""
         if not self.average_hidden or not independent_groups(self.graph, self.graph.visible):
             return None

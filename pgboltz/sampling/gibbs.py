@@ -115,10 +115,12 @@ class GibbsSampler:
         return self.backend.to_numpy(self.model.energy())
 
     # -- sampling ------------------------------------------------------------
-    def sweep(self, n: int = 1) -> None:
-        """Run ``n`` full sweeps (every block once, in schedule order)."""
-        self.model.sweep(n)
+    def sweep(self, n: int = 1, means=None):
+        """Run ``n`` full sweeps (every block once, in schedule order); ``means``: groups whose conditional
+        means after the last sweep are returned (see :meth:`pgboltz.model.CompiledModel.sweep`)."""
+        out = self.model.sweep(n, means)
         self.sweeps_done += int(n)
+        return out
 
     def run(self, sweeps, burn_in=0, thin=1, collect="moments", groups=None, second_moments=False, batches=16,
             progress=False) -> RunResult:

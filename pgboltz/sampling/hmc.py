@@ -68,7 +68,8 @@ class HMC:
 
     def gradient(self, x):
         """dF/dx per chain: the slots of x at the hidden units' conditional means."""
-        _, means, _ = self.model.sum_out(self.summed, self._states(x), need_means=True, need_log_p=False)
+        _, means, _ = self.model.sum_out(self.summed, self._states(x), need_means=True, need_log_p=False,
+                                         need_squares=False)
         slots = self.model.field(self.group, {self.group: x, **means})
         g = -slots["linear"]
         if slots.get("precision") is not None:
