@@ -125,6 +125,8 @@ class _PartUpdate:
         self.halves = None if parity is None else (shape, [(a, (parity + a) % 2) for a in (0, 1)])
         self.n_elements = chains * n
         self.groups = (part.group,)
+        #: its field includes BLAS products (see FieldTerm.blas): with few chains, computed for all at once
+        self.blas = any(t.blas for ts in self.terms.by_slot.values() for t in ts)
         self.kernel = be.fused_update(self.units, tuple(self.terms.by_slot))
         if getattr(self.kernel, "takes_bias", False):
             self.terms.split_bias()
@@ -331,9 +333,11 @@ class CompiledModel:
         self._terms_cache = {}
         self._hot = False
         self._chunks = self.backend.chunks(self.chains)
-        #: fields of all chains in one call, draws stream by stream (few chains; see Backend.whole_fields)
-        self._whole = self.backend.whole_fields(self.chains)
         self.updates = self._compile_updates()
+        #: few chains: updates whose fields are BLAS products compute them for all chains in one call, BLAS
+        #: free to use every core, and draw stream by stream (see Backend.whole_fields)
+        self._whole = self.backend.whole_fields(self.chains) and any(
+            isinstance(u, _PartUpdate) and u.blas for block in self.updates for u in block)
         self._means_plan, self._mean_buffers = {}, {}
 
     def _check_range(self, graph):
@@ -512,7 +516,7 @@ class CompiledModel:
     def _run(self, u, given=None, mean=None) -> None:
         """Run update ``u`` on every chain: from fields ``given`` (all chains, or None: computed here),
         writing E[x | rest] into ``mean`` if given (a whole-group :class:`_PartUpdate` only)."""
-        if self._whole and isinstance(u, _PartUpdate) and u.kernel is None:
+        if self._whole and isinstance(u, _PartUpdate) and u.blas and u.kernel is None:
             u.sample_whole(self._chunks, given, mean)
         elif given is None and mean is None:
             self.backend.map_rows_sized(u.sample, self._chunks, u.n_elements)
@@ -613,7 +617,8 @@ class CompiledModel:
         states = self.states if states is None else states
         chains = next(iter(states.values())).shape[0] if states else 1  # nothing given: the slots are constant
         terms = self.terms(group, chains, index)
-        if self._hot and chains == self.chains and not self._whole:  # a run of sweeps: by chunks, on its threads
+        whole = self._whole and any(t.blas for ts in terms.by_slot.values() for t in ts)
+        if self._hot and chains == self.chains and not whole:  # a run of sweeps: by chunks, on its threads
             self.backend.map_rows_sized(lambda k, rows: terms.fill(states, rows), self._chunks, chains * terms.n)
             return {s: terms.buffers[s] for s in terms.by_slot}
         return terms.fill(states)

@@ -74,3 +74,23 @@ def test_train_epoch_benchmark_runs():
     spec.loader.exec_module(mod)
     rows = mod.main(["--quick"])
     assert "floor: the five products per update alone" in rows and all(t > 0 for t in rows.values())
+
+
+def test_sparse_cpu_benchmark_runs():
+    pytest.importorskip("dwave.samplers", reason="the C++ peer: pip install 'pgboltz[bench]'")
+    spec = importlib.util.spec_from_file_location("sparse_cpu", REPO / "benchmarks" / "sparse_cpu.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = mod.main(["--quick"])
+    assert len(rows) == 3 and all(r[3] > 0 for r in rows)
+    # both samplers draw from the same energy at the same beta: mean energies per spin agree roughly
+    assert abs(rows[0][5] - rows[1][5]) < 0.2
+
+
+def test_scaling_benchmark_runs(tmp_path):
+    pytest.importorskip("matplotlib")
+    spec = importlib.util.spec_from_file_location("scaling", REPO / "benchmarks" / "scaling.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main(["--quick", "--kinds", "rbm", "ising", "--out-dir", str(tmp_path)])
+    assert (tmp_path / "scaling_chains.png").stat().st_size > 0 and (tmp_path / "scaling_size.png").exists()

@@ -119,3 +119,47 @@ def test_large_non_bipartite_graphs_colour_with_dsatur_quality():
 
     H = nx.convert_node_labels_to_integers(G)
     assert max(c.values()) <= max(nx.greedy_color(H, strategy="largest_first").values())
+
+
+def test_array_dsatur_equals_the_graph_dsatur_and_big_graphs_skip_networkx(monkeypatch):
+    """Above 2,000 unit-level nodes the interaction graph is built as integer arrays (same node keys, same
+    edges as the networkx graph) and coloured by the same DSATUR rule, with the same colours; networkx is
+    not asked to build a graph. A bipartite topology (Chimera-16) still gets 2 colours."""
+    import networkx as nx
+
+    from pgboltz import Bias, FactorGraph, Sparse
+    from pgboltz.graph import schedule as S
+
+    for seed in range(4):
+        H = nx.gnm_random_graph(400, 2000 + 500 * seed, seed=seed)
+        a, b = (np.array(x) for x in zip(*H.edges()))
+        assert S.dsatur_arrays(400, a, b) == [S.dsatur(H)[v] for v in range(400)]
+
+    r = np.random.default_rng(0)
+    n = 3000
+    e = np.unique(np.sort(r.integers(0, n, (15000, 2)), axis=1), axis=0)
+    e = e[e[:, 0] != e[:, 1]]
+    g = FactorGraph("big")
+    g.add_group("s", n, "spin")
+    g.add_group("t", 5, "bernoulli")  # a group-level node beside the units
+    g.add_factor(Sparse("s", "s", e, r.normal(size=len(e))))
+    g.add_factor(Sparse("s", "t", [[0, 1], [7, 1], [9, 4]], [0.5, -0.2, 0.1]))
+    g.add_factor(Bias("s", np.zeros(n)))
+    free = list(g.free_groups())
+    G = S.interaction_graph(g, free)
+    keys, heads, tails = S._interaction_arrays(g, free)
+    assert keys == list(G.nodes)
+    assert {frozenset((keys[u], keys[v])) for u, v in zip(heads, tails)} == {frozenset(x) for x in G.edges()}
+    c = S.colour_free(g, free)
+    assert all(c[u] != c[v] for u, v in G.edges())
+
+    def no_networkx(*a, **k):
+        raise AssertionError("networkx graph built for a big graph")
+
+    monkeypatch.setattr(S, "interaction_graph", no_networkx)
+    blocks = S.derive_blocks(g)
+    S.check_blocks(g, blocks)
+    from pgboltz.bqm import hardware_graph
+
+    chimera = hardware_graph("chimera", 16, seed=0)[0]
+    assert chimera.n_units() > S.SMALL_COLOURING and len(S.derive_blocks(chimera)) == 2

@@ -102,6 +102,10 @@ class FieldTerm:
     #: cheap to run as the first term of a slot (writing rather than adding); elementwise
     #: terms such as biases set False and run after the products
     writes = True
+    #: the work is BLAS products of whole arrays, which BLAS spreads over the cores itself: with few
+    #: chains an update with such a term computes its fields for all chains in one call
+    #: (:meth:`pgboltz.backends.Backend.whole_fields`); gathers and stencils stay split by row chunks
+    blas = False
 
     def __call__(self, states: dict, out, add: bool, rows=slice(None)) -> None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -302,6 +306,8 @@ def matmul_into(xp, a, m, out, add: bool, scratch):
 
 class GemmTerm(FieldTerm):
     """slot[:, index] (+)= x_source @ M -- the dense contribution, one GEMM."""
+
+    blas = True
 
     def __init__(self, source: str, matrix, backend, chains: int, n_out: int, copies_params=False):
         self.source, self.m, self.xp = source, matrix, backend.xp

@@ -41,6 +41,7 @@ class _PrecisionMatrixTerm(FieldTerm):
 
 class _GateTerm(FieldTerm):
     copies_params = False
+    blas = True
 
     def __init__(self, x, C, P, backend, chains):
         self.xp, self.x, self.C, self.P = backend.xp, x, C, P

@@ -23,6 +23,7 @@ _KEYS = ("U", "V", "Z")
 
 class _ThreeWayTerm(FieldTerm):
     copies_params = False
+    blas = True
 
     def __init__(self, target_matrix, others, backend, chains, index):
         xp = backend.xp
