@@ -15,6 +15,10 @@ chains x spins x sweeps / seconds, for
   the other in one thread, in sequential variable order; with ``proposal_acceptance_criteria``
   "Metropolis" (its default) and "Gibbs" (the heat-bath rule pgboltz draws).
 
+* THRML (Extropic's block-Gibbs library on JAX, CPU), when installed: ``IsingEBM`` with the same
+  couplings and pgboltz's colour classes as its free blocks, chains by ``jax.vmap`` of
+  ``sample_states``, timed after its JIT compilation (printed separately).
+
 The peer's rate uses the C++ loop's own time (``info["timing"]["sampling_ns"]``, which leaves out its
 Python pre- and post-processing), and the cores each sampler kept busy are measured (process CPU
 time / wall time). Per core: pgboltz's rate over the cores it may use, the peer's over one.
@@ -74,6 +78,37 @@ def time_dwave(bqm, reads, sweeps, repeats, beta, criterion, seed):
     return statistics.median(loop), statistics.median(whole), busy, out["ss"]
 
 
+def time_thrml(graph, blocks, chains, sweeps, repeats, beta, seed):
+    """THRML on the same spin glass: (seconds per sweep, cores busy, compile seconds, mean energy per spin),
+    or None when it is not installed."""
+    try:
+        import jax
+        import jax.numpy as jnp
+        import thrml
+        from thrml.models import IsingEBM, IsingSamplingProgram, hinton_init
+    except ImportError:
+        return None
+    f = next(f for f in graph.factors if f.kind == "sparse")
+    n, (i, j), w = graph.n_units(), f.edges.T, f.params["w"]
+    nodes = [thrml.SpinNode() for _ in range(n)]
+    model = IsingEBM(nodes, [(nodes[a], nodes[b]) for a, b in zip(i.tolist(), j.tolist())], jnp.zeros(n),
+                     jnp.asarray(w, dtype=jnp.float32), jnp.array(float(beta)))
+    free = [thrml.Block([nodes[k] for k in b.parts[0].index]) for b in blocks]
+    program = IsingSamplingProgram(model, free, clamped_blocks=[])
+    k_init, k_run = jax.random.split(jax.random.key(seed))
+    init = jax.vmap(lambda k: hinton_init(k, model, free, ()))(jax.random.split(k_init, chains))
+    schedule = thrml.SamplingSchedule(n_warmup=sweeps, n_samples=1, steps_per_sample=1)
+    run = jax.jit(jax.vmap(lambda k, s: thrml.sample_states(k, program, schedule, s, [], [thrml.Block(nodes)])))
+    compile_s, _ = clocks(lambda: jax.block_until_ready(run(jax.random.split(k_run, chains), init)))
+    out = {}
+    runs = [clocks(lambda r=r: out.__setitem__("x", jax.block_until_ready(
+        run(jax.random.split(jax.random.key(seed + 1 + r), chains), init)))) for r in range(repeats)]
+    wall = statistics.median(t for t, _ in runs)
+    x = np.asarray(out["x"][0])[:, 0, :].astype(np.float64) * 2 - 1  # True -> +1
+    energy = float((-(x[:, i] * x[:, j]) @ w).mean()) / n
+    return wall / sweeps, sum(c for _, c in runs) / sum(t for t, _ in runs), compile_s, energy
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=int, default=16, help="Pegasus size m (16: 5,640 spins)")
@@ -83,6 +118,7 @@ def main(argv=None):
     p.add_argument("--beta", type=float, default=1.0, help="inverse temperature, the same for both")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"), help="pgboltz's dtype")
     p.add_argument("--quick", action="store_true", help="Pegasus-4, few sweeps, for a smoke test")
+    p.add_argument("--no-thrml", action="store_true", help="leave THRML out even when it is installed")
     a = p.parse_args(argv)
     if a.quick:
         a.size, a.sweeps, a.repeats = 4, 20, 2
@@ -116,6 +152,7 @@ def main(argv=None):
     t_ours, busy_ours = time_pgboltz(sampler, a.sweeps, a.repeats)
     e_ours = float(sampler.energy().mean()) / n
     sampler.backend.close()
+    jax_peer = None if a.no_thrml else time_thrml(graph, sampler.blocks, a.chains, a.sweeps, a.repeats, a.beta, 1)
     peers = {}
     for criterion in ("Metropolis", "Gibbs"):
         peers[criterion] = time_dwave(bqm, a.chains, a.sweeps, a.repeats, a.beta, criterion, seed=1)
@@ -123,6 +160,9 @@ def main(argv=None):
     flips = a.chains * n
     ours = flips / t_ours / 1e9
     rows = [(f"pgboltz GibbsSampler (NumPy, {a.dtype})", cores, busy_ours, t_ours, ours, e_ours)]
+    if jax_peer is not None:
+        t_j, busy_j, compile_j, e_j = jax_peer
+        rows.append(("THRML (JAX, CPU), pgboltz's colour classes", cores, busy_j, t_j, flips / t_j / 1e9, e_j))
     for criterion, (t_loop, _, busy, ss) in peers.items():
         rows.append((f"dwave SA at fixed beta, {criterion}", 1, busy, t_loop, flips / t_loop / 1e9,
                      float(ss.record.energy.mean()) / n))
@@ -135,6 +175,8 @@ def main(argv=None):
         print(f"| {name} | {c} | {busy:.2f} | {t * 1e3:.3f} | {rate:.4f} | {rate / c:.4f} "
               f"| {ours_per_core / (rate / c):.2f} | {e:.4f} |")
     print()
+    if jax_peer is not None:
+        print(f"THRML: compiled in {jax_peer[2]:.1f} s (not counted)")
     for criterion, (t_loop, t_whole, _, _) in peers.items():
         print(f"dwave {criterion}: the whole call took {t_whole * 1e3:.3f} ms / sweep "
               f"({t_whole / t_loop:.2f}x its C++ loop)")

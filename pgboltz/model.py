@@ -33,6 +33,7 @@ import os
 import numpy as np
 
 from .backends import get_backend
+from .backends.base import Backend
 from .errors import DataError, GraphError
 from .factors.bias import BiasTerm
 from .graph.schedule import as_blocks, checkerboard_parity, derive_blocks
@@ -145,7 +146,8 @@ class _PartUpdate:
         m = self.model
         field = self.terms.fill(m.states, rows) if given is None else {s: v[rows] for s, v in given.items()}
         if mean is not None:  # before the draw, which may overwrite the fields
-            mean[rows] = self.units.mean(m.backend.xp, field, m.beta_rows(rows))
+            full = field if self.terms.bias is None else {**field, "linear": field["linear"] + self.terms.bias}
+            mean[rows] = self.units.mean(m.backend.xp, full, m.beta_rows(rows))
         out = self.out[rows]
         if self.kernel is not None:
             if self.terms.fuse_bias:
@@ -518,10 +520,12 @@ class CompiledModel:
         writing E[x | rest] into ``mean`` if given (a whole-group :class:`_PartUpdate` only)."""
         if self._whole and isinstance(u, _PartUpdate) and u.blas and u.kernel is None:
             u.sample_whole(self._chunks, given, mean)
-        elif given is None and mean is None:
-            self.backend.map_rows_sized(u.sample, self._chunks, u.n_elements)
+            return
+        fn = u.sample if given is None and mean is None else (lambda k, rows: u.sample(k, rows, given, mean))
+        if self._whole:  # BLAS may use every core in this run: no worker threads beside it
+            Backend.map_rows(self.backend, fn, self._chunks)
         else:
-            self.backend.map_rows_sized(lambda k, rows: u.sample(k, rows, given, mean), self._chunks, u.n_elements)
+            self.backend.map_rows_sized(fn, self._chunks, u.n_elements)
 
     def _plan_means(self, groups) -> dict:
         """``{update index: group}`` for the ``groups`` whose conditional means one sweep's own fields give:
@@ -544,11 +548,13 @@ class CompiledModel:
         """``n`` blocked Gibbs sweeps: every update of every block once, in schedule order.
 
         ``means``: groups, independent given the rest, whose conditional means E[x | rest] after the last
-        sweep are returned as ``{group: (chains, size)}``. A group drawn after everything its field depends
-        on (the hidden layer of an RBM whose schedule ends with it) gets them from the fields it was drawn
-        from; the others cost a field evaluation after the sweep."""
+        sweep are returned as ``{group: (chains, size)}`` (arrays of the model's, valid until its next
+        sweep). A group drawn after everything its field depends on (the hidden layer of an RBM whose
+        schedule ends with it) gets them from the fields it was drawn from; the others cost a field
+        evaluation after the sweep."""
         self.refresh_stale()
         n = int(n)
+        means = None if means is None else list(means)
         plan = self._plan_means(means) if means and n > 0 else {}
         for g in plan.values():
             if g not in self._mean_buffers:
@@ -617,8 +623,7 @@ class CompiledModel:
         states = self.states if states is None else states
         chains = next(iter(states.values())).shape[0] if states else 1  # nothing given: the slots are constant
         terms = self.terms(group, chains, index)
-        whole = self._whole and any(t.blas for ts in terms.by_slot.values() for t in ts)
-        if self._hot and chains == self.chains and not whole:  # a run of sweeps: by chunks, on its threads
+        if self._hot and chains == self.chains and not self._whole:  # a run of sweeps: by chunks, on its threads
             self.backend.map_rows_sized(lambda k, rows: terms.fill(states, rows), self._chunks, chains * terms.n)
             return {s: terms.buffers[s] for s in terms.by_slot}
         return terms.fill(states)

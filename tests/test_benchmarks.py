@@ -81,7 +81,7 @@ def test_sparse_cpu_benchmark_runs():
     spec = importlib.util.spec_from_file_location("sparse_cpu", REPO / "benchmarks" / "sparse_cpu.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    rows = mod.main(["--quick"])
+    rows = mod.main(["--quick", "--no-thrml"])
     assert len(rows) == 3 and all(r[3] > 0 for r in rows)
     # both samplers draw from the same energy at the same beta: mean energies per spin agree roughly
     assert abs(rows[0][5] - rows[1][5]) < 0.2

@@ -243,21 +243,35 @@ def test_few_chains_compute_fields_whole_and_draw_the_same_states(name):
     assert_within(gibbs_vs_exact(g, "float32", seed=7, chains=200, sweeps=3000, burn_in=100))
 
 
-def test_sweep_returns_the_conditional_means_of_its_last_draw():
-    """With the hidden layer drawn last, its conditional means come from the fields it was drawn from; with
-    it drawn first they are computed after the sweep. Both equal E[h | v] of the final states."""
+def _sweep_means_match(backend, chains, dtype, atol):
     from pgboltz.model import CompiledModel
 
-    g = rbm(7, 5, scale=0.8, seed=2)
+    r = np.random.default_rng(4)
+    g = rbm(7, 5, scale=0.8, seed=2, b=r.normal(size=7), c=r.normal(0, 2, size=5))
+    beta = r.uniform(0.3, 1.0, chains)  # one inverse temperature per chain, as in tempering
     for blocks, from_draw in ([["v"], ["h"]], True), ([["h"], ["v"]], False):
-        m = CompiledModel(g, 30, seed=1, dtype="float64", blocks=blocks)
+        m = CompiledModel(g, chains, backend=backend, seed=1, dtype=dtype, blocks=blocks, beta=beta)
         assert bool(m._plan_means(["h"])) == from_draw
-        means = m.sweep(3, means=["h"])
-        v = m.states["v"]
-        W, b = (p for f, p in zip(g.factors, m.params) if f.groups == ("v", "h") or f.groups == ("h",))
-        expected = 1.0 / (1.0 + np.exp(-(v @ W["W"] + b["b"])))
-        assert np.allclose(means["h"], expected, rtol=0, atol=1e-12)
+        means = m.sweep(3, means=iter(["h"]))  # any iterable of groups
+        v = m.backend.to_numpy(m.states["v"]).astype(np.float64)
+        W, c = g.factors[0].params["W"], g.factors[2].params["b"]
+        expected = 1.0 / (1.0 + np.exp(-beta[:, None] * (v @ W + c)))
+        assert np.allclose(m.backend.to_numpy(means["h"]), expected, rtol=0, atol=atol)
     assert m.sweep(2) is None
+
+
+@pytest.mark.parametrize("chains", [30, 400], ids=["whole", "chunks"])
+def test_sweep_returns_the_conditional_means_of_its_last_draw(chains):
+    """With the hidden layer drawn last, its conditional means come from the fields it was drawn from; with
+    it drawn first they are computed after the sweep. Both equal E[h | v] of the final states, biases and
+    per-chain temperatures included, whether the fields were computed whole or chunk by chunk."""
+    _sweep_means_match("numpy", chains, "float64", 1e-12)
+
+
+def test_sweep_means_on_the_fused_cupy_path_include_the_bias_the_kernel_adds(cupy_stand_in):
+    """The CuPy backend's fused Bernoulli kernel adds the bias itself (it is left out of the fields): the
+    means taken from that draw's fields must add it back."""
+    _sweep_means_match("cupy", 64, "float32", 1e-5)
 
 
 def test_draw_given_fields_equals_drawing_from_computed_fields():

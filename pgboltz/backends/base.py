@@ -127,6 +127,10 @@ class Backend:
         """out[:, k] = a[:, indices[k]] without allocating."""
         self.xp.take(a, indices, axis=1, out=out)
 
+    def take_rows(self, a, indices, out) -> None:
+        """out[k] = a[indices[k]] without allocating."""
+        self.xp.take(a, indices, axis=0, out=out)
+
     def chunks(self, n_rows: int) -> list[slice]:
         return row_chunks(n_rows, self.n_streams)
 

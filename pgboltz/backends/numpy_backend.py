@@ -83,6 +83,9 @@ class NumpyBackend(Backend):
         # NumPy's default mode='raise' silently buffers `out` through a temporary.
         np.take(a, indices, axis=1, out=out, mode="clip")
 
+    def take_rows(self, a, indices, out):
+        np.take(a, indices, axis=0, out=out, mode="clip")
+
     def to_numpy(self, x):
         return np.asarray(x)
 

@@ -237,7 +237,8 @@ class Factor:
 
         The log-likelihood gradient is d log p(v)/d theta = E[-dE/d theta | v] - E_model[-dE/d theta]
         (seed section 1); for energies linear in their parameters these are sufficient statistics.
-        ``weights`` has shape ``(chains,)`` and sums to 1.
+        ``weights`` has shape ``(chains,)`` and sums to 1. The arrays returned are new and belong to the
+        caller (the trainer subtracts the negative statistics from the positive ones in place).
         """
         raise NotImplementedError
 

@@ -6,13 +6,16 @@
 Custom topologies (king's graphs, Chimera/Pegasus-like graphs, anything from an
 edge list) are written with this factor. On the CPU, fields are computed from
 padded neighbour lists (ELL layout): for each neighbour slot k,
-``theta += w[:, k] * x[:, nbr[:, k]]`` -- one gather and one multiply-add per slot,
-no allocation. A backend with sparse matrices (CuPy: cuSPARSE) computes them as one
+``theta += w[:, k] * x[:, nbr[:, k]]`` -- one gather and one multiply-add per slot, per bucket of
+units of similar degree (a hub pads only its bucket), on a few chains at a time transposed to
+(units, chains) so that the gathers copy whole rows (:class:`_EllTerm`); no allocation per call. A backend with sparse matrices (CuPy: cuSPARSE) computes them as one
 CSR product per update instead, ``theta = x @ A.T`` with A the weights of the updated
 units' rows (:meth:`pgboltz.backends.Backend.csr`).
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -41,41 +44,98 @@ def ell_layout(rows: np.ndarray, cols: np.ndarray, edge: np.ndarray, n_rows: int
 #: bytes of source rows a neighbour-list field works on at once (about a core's share of the last-level cache)
 ROWS_IN_CACHE_BYTES = 4 << 20
 
+#: neighbour slots above which a bucket of units is summed by one gather and one weighted sum (hubs: few
+#: units with many neighbours, where a gather per slot would be mostly call overhead)
+WIDE_DEGREE = 32
+
+_local = threading.local()
+
+
+def _work(n: int, dtype) -> np.ndarray:
+    """A flat work array of ``n`` elements, one per thread, shared by every neighbour-list term (each call
+    uses it start to finish on its own thread), grown when a call needs more."""
+    dtype = np.dtype(dtype)
+    buf = getattr(_local, "buf", None)
+    if buf is None or buf.nbytes < n * dtype.itemsize:
+        buf = _local.buf = np.empty(n * dtype.itemsize, dtype=np.uint8)
+    return buf[:n * dtype.itemsize].view(dtype)
+
 
 class _EllTerm(FieldTerm):
-    """Derives per-slot weights from the device edge weights ``w`` (a copy: rebuilt when ``w`` changes)."""
+    """theta[:, i] (+)= sum_k w[i, k] x[:, nbr[i, k]], from neighbour lists bucketed by degree (NumPy).
+
+    Gathering columns of the ``(chains, units)`` states is slow (0.6 ns per element: NumPy's take along
+    the second axis copies one element at a time), gathering rows is fast (whole rows of contiguous
+    chains). So a few chains at a time (``ROWS_IN_CACHE_BYTES`` of source rows) are transposed once into a
+    ``(units, chains)`` work array; then, for each bucket of units of similar degree (up to a power of
+    two: a hub pads only its own bucket), each neighbour slot gathers rows, multiplies by its weights and
+    adds; the sums are transposed back. Every step releases the GIL, so row chunks run in parallel. The
+    per-slot weights are derived from the device edge weights ``w`` (a copy: rebuilt when ``w`` changes)."""
 
     def __init__(self, source, nbr, slot_edge, w, backend, chains):
         self.backend, self.source = backend, source
         xp = backend.xp
         padded = xp.concatenate([w, xp.zeros(1, dtype=w.dtype)])  # edge -1 reads the appended 0
-        self.cols = [backend.asarray(nbr[:, k], dtype=np.intp) for k in range(nbr.shape[1])]
-        self.ws = [xp.ascontiguousarray(padded[backend.asarray(slot_edge[:, k], dtype=np.intp)])
-                   for k in range(slot_edge.shape[1])]
-        self.scratch = backend.empty((chains, nbr.shape[0]))
+        degree = (slot_edge >= 0).sum(axis=1)
+        self.n_part = nbr.shape[0]
+        bucket = np.ceil(np.log2(np.maximum(degree, 1))).astype(int)
+        #: (units, or None for all units in order; neighbours per slot; weights per slot, (n, 1))
+        self.buckets = []
+        for b in np.unique(bucket[degree > 0]):
+            units = np.flatnonzero((bucket == b) & (degree > 0))
+            k = int(degree[units].max())
+            every = len(units) == self.n_part
+            if k > WIDE_DEGREE:  # hubs: one gather of all their neighbours, one weighted sum over them
+                cols = backend.asarray(nbr[units, :k].reshape(-1), dtype=np.intp)
+                ws = padded[backend.asarray(slot_edge[units, :k], dtype=np.intp)]
+            else:
+                cols = [backend.asarray(nbr[units, j], dtype=np.intp) for j in range(k)]
+                ws = [xp.ascontiguousarray(padded[backend.asarray(slot_edge[units, j], dtype=np.intp)])[:, None]
+                      for j in range(k)]
+            self.buckets.append((None if every else backend.asarray(units, dtype=np.intp), cols, ws, len(units), k))
+        self.isolated = None if degree.all() else backend.asarray(np.flatnonzero(degree == 0), dtype=np.intp)
+        self.widest = max((n * (k if k > WIDE_DEGREE else 1) for *_, n, k in self.buckets), default=0)
 
     def __call__(self, states, out, add, rows=slice(None)):
-        x, s, out = states[self.source][rows], self.scratch[rows], out[rows]
-        if not self.cols:
+        x, out = states[self.source][rows], out[rows]
+        if not self.buckets:
             if not add:
                 out[...] = 0
             return
-        # the gathers read scattered columns of x: a few rows at a time keep those rows in cache across
-        # all neighbour slots (1000 chains of 14,000 units: 3x faster than all rows per slot)
         step = max(16, ROWS_IN_CACHE_BYTES // max(1, x.shape[1] * x.itemsize))
         for r in range(0, x.shape[0], step):
-            self._rows(x[r:r + step], s[r:r + step], out[r:r + step], add)
+            self._rows(x[r:r + step], out[r:r + step], add)
 
-    def _rows(self, x, s, out, add):
-        take = self.backend.take_columns
-        for k, (col, w) in enumerate(zip(self.cols, self.ws)):
-            if k == 0 and not add:
-                take(x, col, out)
-                out *= w
+    def _rows(self, x, out, add):
+        take = self.backend.take_rows
+        m, n_source = x.shape
+        sizes = [n_source * m, self.n_part * m, self.n_part * m, self.widest * m]
+        work = _work(sum(sizes), x.dtype)
+        xt, acc, bucket_acc, s = (work[a:a + n] for a, n in zip(np.cumsum([0] + sizes[:-1]), sizes))
+        xt, acc = xt.reshape(n_source, m), acc.reshape(self.n_part, m)
+        np.copyto(xt, x.T)
+        if self.isolated is not None:
+            acc[self.isolated] = 0
+        for units, cols, ws, n, width in self.buckets:
+            a = acc if units is None else bucket_acc[:n * m].reshape(n, m)
+            if width > WIDE_DEGREE:
+                g = s[:n * width * m].reshape(n * width, m)
+                take(xt, cols, g)
+                np.einsum("nk,nkm->nm", ws, g.reshape(n, width, m), out=a)
             else:
-                take(x, col, s)
-                s *= w
-                out += s
+                t = s[:n * m].reshape(n, m)
+                for k, (col, w) in enumerate(zip(cols, ws)):
+                    target = a if k == 0 else t
+                    take(xt, col, target)
+                    target *= w
+                    if k:
+                        a += t
+            if units is not None:
+                acc[units] = a
+        if add:
+            out += acc.T
+        else:
+            out[...] = acc.T
 
 
 class _CsrTerm(FieldTerm):

@@ -23,9 +23,12 @@ Two kinds of factor shape the schedule beyond pairwise couplings:
 Blocks given by a user are checked by :func:`check_blocks` and refused with the
 offending pair of units named.
 
-Colouring uses networkx: an exact 2-colouring when the interaction graph is
-bipartite, otherwise the best of several greedy strategies. Lattices too large
-for networkx fall back to their own checkerboard colouring.
+Up to ``SMALL_COLOURING`` unit-level nodes, colouring uses networkx: an exact
+2-colouring when the interaction graph is bipartite, otherwise the best of several
+greedy strategies. Larger graphs are built as integer arrays and coloured by DSATUR
+alone (:func:`colour_free`; exact on bipartite graphs, O((V + E) log V)): a networkx
+graph of a million edges took longer to build than the colouring. Lattices too
+large for either fall back to their own checkerboard colouring.
 """
 
 from __future__ import annotations

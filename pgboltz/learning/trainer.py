@@ -305,7 +305,8 @@ class Trainer:
         return out
 
     def reconstruction_error(self, data: dict, limit: int = 1000) -> float | None:
-        """Mean squared error of v against E[v | h = E[h | v]] (mean-field reconstruction)."""
+        """Mean squared error of v against E[v | h = E[h | v]] (mean-field reconstruction), over the first
+        ``limit`` rows of ``data``."""
         if not self.average_hidden or not independent_groups(self.graph, self.graph.visible):
             return None
         be, m = self.be, self.model
