@@ -306,3 +306,32 @@ def test_neighbour_list_fields_by_row_blocks_equal_the_fields_of_all_rows(monkey
     m2.load_states(m.states)
     for grp in groups:
         assert all(np.array_equal(v, whole[grp][k]) for k, v in m2.field(grp).items())
+
+
+def test_sparse_fields_with_hubs_and_isolated_units_equal_the_dense_product():
+    """Neighbour lists bucketed by degree -- a hub with 120 neighbours (summed at once), ordinary units
+    (slot by slot), units with no neighbour -- give the field x @ W of the dense coupling matrix, for whole
+    and partial groups."""
+    from pgboltz import Bias, FactorGraph, Sparse
+    from pgboltz.model import CompiledModel
+
+    r = np.random.default_rng(3)
+    n = 300
+    e = np.unique(np.sort(r.integers(0, 250, (900, 2)), axis=1), axis=0)  # units 250.. stay isolated
+    e = e[e[:, 0] != e[:, 1]]
+    hub = np.stack([np.zeros(120, int), np.arange(130, 250)], axis=1)
+    e = np.unique(np.concatenate([e, hub]), axis=0)
+    w = r.normal(size=len(e))
+    g = FactorGraph("hubs")
+    g.add_group("s", n, "spin")
+    g.add_factor(Sparse("s", "s", e, w))
+    g.add_factor(Bias("s", np.zeros(n)))
+    W = np.zeros((n, n))
+    W[e[:, 0], e[:, 1]] = w
+    W += W.T
+    m = CompiledModel(g, 37, seed=0, dtype="float64")
+    m.sweep(2)
+    x = m.states["s"]
+    assert np.allclose(m.field("s")["linear"], x @ W, rtol=0, atol=1e-12)
+    part = np.arange(0, n, 3)
+    assert np.allclose(m.field("s", index=part)["linear"], (x @ W)[:, part], rtol=0, atol=1e-12)
