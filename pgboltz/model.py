@@ -328,6 +328,8 @@ class CompiledModel:
         self._beta, self._beta_col = 1.0, None
         self.beta = beta
         self._set(self._initial_states(init, clamp))
+        #: input groups whose values were never given: sampling would condition on placeholders
+        self._unset_inputs = [g for g in graph.inputs if g not in clamp]
         if blocks is False:
             self.blocks = []
         else:
@@ -488,11 +490,26 @@ class CompiledModel:
 
         ``expectations`` accepts mean-field values (e.g. probabilities for Bernoulli units)."""
         self._set({g: self._broadcast(g, v, "set_states") for g, v in states.items()}, expectations)
+        self._given(states)
 
     def load_states(self, states: dict) -> None:
         """Overwrite states from backend arrays ``(chains, size)`` already validated (no host round trip)."""
         for g, x in states.items():
             self.states[g][...] = x
+        self._given(states)
+
+    def _given(self, groups) -> None:
+        if self._unset_inputs:
+            self._unset_inputs = [g for g in self._unset_inputs if g not in groups]
+
+    def _check_inputs(self) -> None:
+        """Refuse to sample while an input group holds placeholders instead of given values."""
+        if self._unset_inputs:
+            names = ", ".join(self._unset_inputs)
+            raise DataError(
+                f"{self.graph.name!r}: input group(s) {names} have no values yet, and every chain is conditioned on "
+                f"them; give them when building the sampler (clamp={{{self._unset_inputs[0]!r}: ...}}) or with "
+                "set_states before sampling")
 
     def get_states(self) -> dict:
         """Host copy of all states, ``{group: (chains, *shape)}``."""
@@ -552,6 +569,7 @@ class CompiledModel:
         sweep). A group drawn after everything its field depends on (the hidden layer of an RBM whose
         schedule ends with it) gets them from the fields it was drawn from; the others cost a field
         evaluation after the sweep."""
+        self._check_inputs()
         self.refresh_stale()
         n = int(n)
         means = None if means is None else list(means)
@@ -580,6 +598,7 @@ class CompiledModel:
         covered = {g for block in self.updates for u in block if set(u.groups) <= gs for g in u.groups}
         if covered != gs:
             raise GraphError(f"draw: {sorted(gs - covered)} are not drawn on their own by this model's schedule")
+        self._check_inputs()
         self.refresh_stale()
         with self.running():
             for block in self.updates:
@@ -592,6 +611,7 @@ class CompiledModel:
         """One sweep whose first block draws from ``fields`` (``{group: {slot: (chains, n)}}``, computed by
         :meth:`field` from the current states -- e.g. by AIS, which needed them for its weights) instead of
         computing them again; the draws are the same as :meth:`sweep`'s."""
+        self._check_inputs()
         self.refresh_stale()
         with self.running():
             for b, block in enumerate(self.updates):
@@ -607,6 +627,7 @@ class CompiledModel:
         """
         if not 0.0 <= damping < 1.0:
             raise ValueError(f"damping must be in [0, 1), got {damping}")
+        self._check_inputs()
         self.refresh_stale()
         change = np.inf
         it = 0

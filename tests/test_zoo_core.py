@@ -426,3 +426,18 @@ def test_per_chain_biases_from_an_input_group_of_real_units():
     m = GibbsSampler(g, chains=3000, seed=1, dtype="float64", clamp={"bv": bias[2]}).run(
         300, burn_in=100, groups=["v", "h"], batches=100).moments
     assert (np.abs(m.flat_mean() - ex.mean) / m.flat_mean_se()).max() < family_z_limit(7)
+
+
+def test_sampling_with_input_groups_left_unset_is_refused():
+    """Inputs condition every chain: a sampler whose inputs were never given refuses to sweep (instead of
+    conditioning on placeholder values) and says how to give them; given either way, it samples."""
+    from pgboltz import DataError, GibbsSampler
+
+    g = conditional_rbm()
+    s = GibbsSampler(g, chains=5, seed=0)
+    for run in (lambda: s.sweep(1), lambda: s.model.mean_field(3), lambda: s.model.draw(["h"])):
+        with pytest.raises(DataError, match=r"input group\(s\) u have no values.*clamp=.*set_states"):
+            run()
+    s.set_states({"u": np.ones(3)})
+    s.sweep(2)
+    GibbsSampler(g, chains=5, seed=0, clamp={"u": np.zeros(3)}).sweep(2)
