@@ -302,6 +302,18 @@ def cmd_verify(args):
                 raise DataError(f"verify {graph.name}: {why}")
             print(f"verify {graph.name}: skipped; {why}\n")
             continue
+        continuous = [g for g, grp in graph.groups.items() if grp.units.support is None]
+        if continuous:
+            why = (f"its group(s) {', '.join(continuous)} are real-valued, and verify enumerates finite supports; "
+                   "the real-valued families' conditionals, Gaussian integrals and samplers are checked by the test "
+                   "suite (tests/test_real_valued.py) and notebooks/real_valued_models.ipynb, and `pgboltz evaluate` computes "
+                   "their exact log-likelihood when the binary side is small enough to enumerate")
+            if args.graphs:
+                from .errors import DataError
+
+                raise DataError(f"verify {graph.name}: {why}")
+            print(f"verify {graph.name}: skipped; {why}\n")
+            continue
         if not args.graphs and graph.n_units() > DEFAULT_VERIFY_UNITS:
             from .exact.cost import treewidth_lower_bound
             from .exact.pgmpy_bridge import MAX_ENTRIES

@@ -178,3 +178,11 @@ def test_an_mcrbm_trains_with_hmc_from_the_command_line(tmp_path, capsys):
     assert "needs method cd or pcd" in capsys.readouterr().err
     assert main(["train", "rbm-digits", "--data", "patches", "--out", str(tmp_path / "r.npz")]) == 2
     assert "use gaussian visible units" in capsys.readouterr().err
+
+
+def test_verify_explains_that_real_valued_models_are_checked_elsewhere(capsys):
+    """verify enumerates finite supports: for a Gaussian model it says where such models are checked
+    instead of failing inside the enumerator."""
+    assert main(["verify", "gbrbm-patches"]) == 2
+    err = capsys.readouterr().err
+    assert "real-valued" in err and "tests/test_real_valued.py" in err and "pgboltz evaluate" in err
