@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import DataError, GraphError
 from ..factors import Bias, Quadratic
+from ..graph.schedule import derive_blocks, groups_last
 
 
 @dataclass
@@ -169,8 +170,16 @@ class _Path:
                 self.base_factors.append((len(aug.factors), g, "precision"))
                 aug.add_factor(Quadratic(g, np.zeros(n), name=f"__base_precision_{g}"))
         # inputs (a conditional model's u, one row per run) stay clamped along the whole path: each run's
-        # weight estimates its own Z(u); the base model does not depend on them
-        self.sampler = GibbsSampler(aug, chains=runs, backend=backend, seed=seed, dtype=dtype, clamp=inputs)
+        # weight estimates its own Z(u); the base model does not depend on them.
+        # The summed groups are drawn first in every sweep: the weights are ratios of f_beta(kept groups), so a
+        # transition must leave that marginal invariant, which it does when the summed groups are drawn afresh
+        # given the kept ones before anything else moves. Drawn later (a DBM summing its larger layer h2 has the
+        # derived order h1, then v + h2), the kept groups would be drawn from summed states left over from the
+        # previous beta, and the log weights drift by tens of nats.
+        free = [g for g in aug.groups if g not in aug.inputs]
+        blocks = groups_last(aug, derive_blocks(aug, free), self.kept, free)
+        self.sampler = GibbsSampler(aug, chains=runs, backend=backend, seed=seed, dtype=dtype, clamp=inputs,
+                                    blocks=blocks)
         self.model = self.sampler.model
         self.be = self.sampler.backend
         self.kept_only = [k for k in range(self.n_model) if not set(graph.factors[k].groups) & set(self.summed)]
