@@ -83,10 +83,13 @@ class SGD:
                     mean = f.sparsity_mean(k, hidden_means[g0])  # per unit, or per map for a map bias
                     q = self._track(g0 if mean.shape == hidden_means[g0].shape else f"{g0}@{f.kind}", mean)
                     step = step + c.sparsity_cost * (c.sparsity_target - q)
-                vel[k] *= mom
-                scaled = self._scratch(p[k]) if step is grad else step  # the caller's gradient is left alone
-                xp.multiply(step, lr * f.lr_scale(k), out=scaled)
-                vel[k] += scaled
+                if mom:
+                    vel[k] *= mom
+                    scaled = self._scratch(p[k]) if step is grad else step  # the caller's gradient is left alone
+                    xp.multiply(step, lr * f.lr_scale(k), out=scaled)
+                    vel[k] += scaled
+                else:  # no momentum: the velocity is the scaled step (two passes fewer over the parameters)
+                    xp.multiply(step, lr * f.lr_scale(k), out=vel[k])
                 p[k] += vel[k]
             f.project(self.model.backend.xp, p)
             p.bump()
