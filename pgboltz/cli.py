@@ -692,6 +692,10 @@ def cmd_plot(args):
         fig = plots.history_figure(meta["history"], f"{graph.name}: {meta['epoch']} epochs of "
                                                     f"{meta['config'].get('method', 'training')}")
     elif args.kind == "samples":
+        if graph.inputs:
+            raise DataError(f"{graph.name!r} is conditioned on input groups ({', '.join(graph.inputs)}) whose values "
+                            "pgboltz plot cannot know: use pgboltz generate for a trained sequence model (it writes "
+                            "a picture of the generated frames with --png)")
         n = args.n or 64
         fig = plots.samples_figure(graph, plots.draw_samples(graph, n, args.sweeps, args.seed),
                                    f"{graph.name}: {n} chains after {args.sweeps} Gibbs sweeps")

@@ -329,7 +329,7 @@ class CompiledModel:
         self.beta = beta
         self._set(self._initial_states(init, clamp))
         #: input groups whose values were never given: sampling would condition on placeholders
-        self._unset_inputs = [g for g in graph.inputs if g not in clamp]
+        self._unset_inputs = [g for g in graph.inputs if g not in clamp and g not in (init or {})]
         if blocks is False:
             self.blocks = []
         else:

@@ -126,3 +126,5 @@ def test_sequence_commands_refuse_flags_that_would_be_ignored(tmp_path, capsys):
     assert "conditioned on input groups" in capsys.readouterr().err
     assert main(["sample", "condrbm-motion", "--out", str(tmp_path / "s.npz")]) == 2
     assert "pgboltz generate" in capsys.readouterr().err
+    assert main(["plot", "samples", "condrbm-motion", "--out", str(tmp_path / "p.png")]) == 2
+    assert "pgboltz generate" in capsys.readouterr().err and not (tmp_path / "p.png").exists()

@@ -308,13 +308,19 @@ def test_neighbour_list_fields_by_row_blocks_equal_the_fields_of_all_rows(monkey
         assert all(np.array_equal(v, whole[grp][k]) for k, v in m2.field(grp).items())
 
 
-def test_sparse_fields_with_hubs_and_isolated_units_equal_the_dense_product():
-    """Neighbour lists bucketed by degree -- a hub with 120 neighbours (summed at once), ordinary units
-    (slot by slot), units with no neighbour -- give the field x @ W of the dense coupling matrix, for whole
-    and partial groups."""
+@pytest.mark.parametrize("chains, cache_bytes", [(37, None), (300, None), (300, 4096)],
+                         ids=["few", "threads", "small-blocks"])
+def test_sparse_fields_with_hubs_and_isolated_units_equal_the_dense_product(chains, cache_bytes, monkeypatch):
+    """Neighbour lists bucketed by degree -- a hub with 120 neighbours (summed at once, in slices when the
+    cache budget is small), ordinary units (slot by slot), units with no neighbour, a second sparse factor
+    adding into the same field -- give the field x @ W of the dense coupling matrix, for whole and partial
+    groups, computed on the calling thread or by row chunks on the worker threads."""
+    import pgboltz.factors.sparse as sparse
     from pgboltz import Bias, FactorGraph, Sparse
     from pgboltz.model import CompiledModel
 
+    if cache_bytes is not None:
+        monkeypatch.setattr(sparse, "ROWS_IN_CACHE_BYTES", cache_bytes)
     r = np.random.default_rng(3)
     n = 300
     e = np.unique(np.sort(r.integers(0, 250, (900, 2)), axis=1), axis=0)  # units 250.. stay isolated
@@ -322,16 +328,21 @@ def test_sparse_fields_with_hubs_and_isolated_units_equal_the_dense_product():
     hub = np.stack([np.zeros(120, int), np.arange(130, 250)], axis=1)
     e = np.unique(np.concatenate([e, hub]), axis=0)
     w = r.normal(size=len(e))
+    e2 = np.array([[1, 2], [3, 7], [0, 5]])
+    w2 = r.normal(size=3)
     g = FactorGraph("hubs")
     g.add_group("s", n, "spin")
     g.add_factor(Sparse("s", "s", e, w))
+    g.add_factor(Sparse("s", "s", e2, w2, name="extra"))
     g.add_factor(Bias("s", np.zeros(n)))
     W = np.zeros((n, n))
-    W[e[:, 0], e[:, 1]] = w
+    np.add.at(W, (e[:, 0], e[:, 1]), w)
+    np.add.at(W, (e2[:, 0], e2[:, 1]), w2)
     W += W.T
-    m = CompiledModel(g, 37, seed=0, dtype="float64")
+    m = CompiledModel(g, chains, seed=0, dtype="float64")
     m.sweep(2)
     x = m.states["s"]
-    assert np.allclose(m.field("s")["linear"], x @ W, rtol=0, atol=1e-12)
+    with m.running():  # inside a run, fields are computed by row chunks on the sampler's threads
+        assert np.allclose(m.field("s")["linear"], x @ W, rtol=0, atol=1e-12)
     part = np.arange(0, n, 3)
     assert np.allclose(m.field("s", index=part)["linear"], (x @ W)[:, part], rtol=0, atol=1e-12)

@@ -441,3 +441,4 @@ def test_sampling_with_input_groups_left_unset_is_refused():
     s.set_states({"u": np.ones(3)})
     s.sweep(2)
     GibbsSampler(g, chains=5, seed=0, clamp={"u": np.zeros(3)}).sweep(2)
+    GibbsSampler(g, chains=5, seed=0, init={"u": np.zeros(3)}).sweep(2)

@@ -7,10 +7,12 @@ Custom topologies (king's graphs, Chimera/Pegasus-like graphs, anything from an
 edge list) are written with this factor. On the CPU, fields are computed from
 padded neighbour lists (ELL layout): for each neighbour slot k,
 ``theta += w[:, k] * x[:, nbr[:, k]]`` -- one gather and one multiply-add per slot, per bucket of
-units of similar degree (a hub pads only its bucket), on a few chains at a time transposed to
-(units, chains) so that the gathers copy whole rows (:class:`_EllTerm`); no allocation per call. A backend with sparse matrices (CuPy: cuSPARSE) computes them as one
-CSR product per update instead, ``theta = x @ A.T`` with A the weights of the updated
-units' rows (:meth:`pgboltz.backends.Backend.csr`).
+units of similar degree (a hub pads only its bucket; buckets of more than ``WIDE_DEGREE`` neighbours
+are gathered whole and summed by ``einsum``), on a few chains at a time transposed to (units, chains)
+so that the gathers copy whole rows (:class:`_EllTerm`). The work arrays are per thread, within a few
+times ``ROWS_IN_CACHE_BYTES``, and reused: nothing is allocated per call. A backend with sparse
+matrices (CuPy: cuSPARSE) computes them as one CSR product per update instead, ``theta = x @ A.T``
+with A the weights of the updated units' rows (:meth:`pgboltz.backends.Backend.csr`).
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ class _EllTerm(FieldTerm):
     adds; the sums are transposed back. Every step releases the GIL, so row chunks run in parallel. The
     per-slot weights are derived from the device edge weights ``w`` (a copy: rebuilt when ``w`` changes)."""
 
-    def __init__(self, source, nbr, slot_edge, w, backend, chains):
+    def __init__(self, source, nbr, slot_edge, w, backend):
         self.backend, self.source = backend, source
         xp = backend.xp
         padded = xp.concatenate([w, xp.zeros(1, dtype=w.dtype)])  # edge -1 reads the appended 0
@@ -94,7 +96,6 @@ class _EllTerm(FieldTerm):
                       for j in range(k)]
             self.buckets.append((None if every else backend.asarray(units, dtype=np.intp), cols, ws, len(units), k))
         self.isolated = None if degree.all() else backend.asarray(np.flatnonzero(degree == 0), dtype=np.intp)
-        self.widest = max((n * (k if k > WIDE_DEGREE else 1) for *_, n, k in self.buckets), default=0)
 
     def __call__(self, states, out, add, rows=slice(None)):
         x, out = states[self.source][rows], out[rows]
@@ -106,10 +107,16 @@ class _EllTerm(FieldTerm):
         for r in range(0, x.shape[0], step):
             self._rows(x[r:r + step], out[r:r + step], add)
 
+    def _wide_units(self, width, m, itemsize) -> int:
+        """Units of a wide bucket gathered at once: their neighbours' rows fill at most ROWS_IN_CACHE_BYTES."""
+        return max(1, ROWS_IN_CACHE_BYTES // (width * m * itemsize))
+
     def _rows(self, x, out, add):
         take = self.backend.take_rows
         m, n_source = x.shape
-        sizes = [n_source * m, self.n_part * m, self.n_part * m, self.widest * m]
+        scratch = max((n if width <= WIDE_DEGREE else min(n, self._wide_units(width, m, x.itemsize)) * width) * m
+                      for *_, n, width in self.buckets)
+        sizes = [n_source * m, self.n_part * m, self.n_part * m, scratch]
         work = _work(sum(sizes), x.dtype)
         xt, acc, bucket_acc, s = (work[a:a + n] for a, n in zip(np.cumsum([0] + sizes[:-1]), sizes))
         xt, acc = xt.reshape(n_source, m), acc.reshape(self.n_part, m)
@@ -118,10 +125,13 @@ class _EllTerm(FieldTerm):
             acc[self.isolated] = 0
         for units, cols, ws, n, width in self.buckets:
             a = acc if units is None else bucket_acc[:n * m].reshape(n, m)
-            if width > WIDE_DEGREE:
-                g = s[:n * width * m].reshape(n * width, m)
-                take(xt, cols, g)
-                np.einsum("nk,nkm->nm", ws, g.reshape(n, width, m), out=a)
+            if width > WIDE_DEGREE:  # a few units at a time: the gathered rows stay within the cache budget
+                per = self._wide_units(width, m, x.itemsize)
+                for u in range(0, n, per):
+                    e = min(n, u + per)
+                    g = s[:(e - u) * width * m].reshape((e - u) * width, m)
+                    take(xt, cols[u * width:e * width], g)
+                    np.einsum("nk,nkm->nm", ws[u:e], g.reshape(e - u, width, m), out=a[u:e])
             else:
                 t = s[:n * m].reshape(n, m)
                 for k, (col, w) in enumerate(zip(cols, ws)):
@@ -249,7 +259,7 @@ class Sparse(Factor):
         nbr, slot_edge = ell_layout(rows, cols, e, self.sizes[target])
         if index is not None:
             nbr, slot_edge = nbr[index], slot_edge[index]
-        return _EllTerm(source, nbr, slot_edge, params["w"], backend, chains)
+        return _EllTerm(source, nbr, slot_edge, params["w"], backend)
 
     def unit_terms(self):
         return UnitTerms().add(self.groups, (self.edges[:, 0], self.edges[:, 1]), self.params["w"])
