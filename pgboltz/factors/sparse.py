@@ -5,12 +5,11 @@
 
 Custom topologies (king's graphs, Chimera/Pegasus-like graphs, anything from an
 edge list) are written with this factor. On the CPU, fields are computed from
-padded neighbour lists (ELL layout): for each neighbour slot k,
-``theta += w[:, k] * x[:, nbr[:, k]]`` -- one gather and one multiply-add per slot, per bucket of
-units of similar degree (a hub pads only its bucket; buckets of more than ``WIDE_DEGREE`` neighbours
-are gathered whole and summed by ``einsum``), on a few chains at a time transposed to (units, chains)
-so that the gathers copy whole rows (:class:`_EllTerm`). The work arrays are per thread, within a few
-times ``ROWS_IN_CACHE_BYTES``, and reused: nothing is allocated per call. A backend with sparse
+padded neighbour lists (ELL layout), ``theta[:, i] = sum_k w[i, k] x[:, nbr[i, k]]``: per bucket of
+units of similar degree (a hub pads only its bucket), one gather of the neighbours' states and one
+weighted sum (``einsum``), on a few chains at a time transposed to (units, chains) so that the gathers
+copy whole rows (:class:`_EllTerm`). The work arrays are per thread, within a few times
+``ROWS_IN_CACHE_BYTES``, and reused: nothing is allocated per call. A backend with sparse
 matrices (CuPy: cuSPARSE) computes them as one CSR product per update instead, ``theta = x @ A.T``
 with A the weights of the updated units' rows (:meth:`pgboltz.backends.Backend.csr`).
 """
@@ -46,10 +45,6 @@ def ell_layout(rows: np.ndarray, cols: np.ndarray, edge: np.ndarray, n_rows: int
 #: bytes of source rows a neighbour-list field works on at once (about a core's share of the last-level cache)
 ROWS_IN_CACHE_BYTES = 4 << 20
 
-#: neighbour slots above which a bucket of units is summed by one gather and one weighted sum (hubs: few
-#: units with many neighbours, where a gather per slot would be mostly call overhead)
-WIDE_DEGREE = 32
-
 _local = threading.local()
 
 
@@ -70,9 +65,10 @@ class _EllTerm(FieldTerm):
     the second axis copies one element at a time), gathering rows is fast (whole rows of contiguous
     chains). So a few chains at a time (``ROWS_IN_CACHE_BYTES`` of source rows) are transposed once into a
     ``(units, chains)`` work array; then, for each bucket of units of similar degree (up to a power of
-    two: a hub pads only its own bucket), each neighbour slot gathers rows, multiplies by its weights and
-    adds; the sums are transposed back. Every step releases the GIL, so row chunks run in parallel. The
-    per-slot weights are derived from the device edge weights ``w`` (a copy: rebuilt when ``w`` changes)."""
+    two: a hub pads only its own bucket), a few units at a time, one gather of their neighbours' rows and
+    one weighted sum over the neighbours (``einsum``); the sums are transposed back. Every step releases
+    the GIL, so row chunks run in parallel, and the number of array calls does not grow with the degree.
+    The weights are derived from the device edge weights ``w`` (a copy: rebuilt when ``w`` changes)."""
 
     def __init__(self, source, nbr, slot_edge, w, backend):
         self.backend, self.source = backend, source
@@ -81,19 +77,14 @@ class _EllTerm(FieldTerm):
         degree = (slot_edge >= 0).sum(axis=1)
         self.n_part = nbr.shape[0]
         bucket = np.ceil(np.log2(np.maximum(degree, 1))).astype(int)
-        #: (units, or None for all units in order; neighbours per slot; weights per slot, (n, 1))
+        #: (units, or None for all units in order; their neighbours, flat; weights (n, K); n; K)
         self.buckets = []
         for b in np.unique(bucket[degree > 0]):
             units = np.flatnonzero((bucket == b) & (degree > 0))
             k = int(degree[units].max())
+            cols = backend.asarray(nbr[units, :k].reshape(-1), dtype=np.intp)
+            ws = padded[backend.asarray(slot_edge[units, :k], dtype=np.intp)]
             every = len(units) == self.n_part
-            if k > WIDE_DEGREE:  # hubs: one gather of all their neighbours, one weighted sum over them
-                cols = backend.asarray(nbr[units, :k].reshape(-1), dtype=np.intp)
-                ws = padded[backend.asarray(slot_edge[units, :k], dtype=np.intp)]
-            else:
-                cols = [backend.asarray(nbr[units, j], dtype=np.intp) for j in range(k)]
-                ws = [xp.ascontiguousarray(padded[backend.asarray(slot_edge[units, j], dtype=np.intp)])[:, None]
-                      for j in range(k)]
             self.buckets.append((None if every else backend.asarray(units, dtype=np.intp), cols, ws, len(units), k))
         self.isolated = None if degree.all() else backend.asarray(np.flatnonzero(degree == 0), dtype=np.intp)
 
@@ -107,39 +98,30 @@ class _EllTerm(FieldTerm):
         for r in range(0, x.shape[0], step):
             self._rows(x[r:r + step], out[r:r + step], add)
 
-    def _wide_units(self, width, m, itemsize) -> int:
-        """Units of a wide bucket gathered at once: their neighbours' rows fill at most ROWS_IN_CACHE_BYTES."""
+    @staticmethod
+    def _units_at_once(width, m, itemsize) -> int:
+        """Units of a bucket gathered at once: their neighbours' rows fill at most ROWS_IN_CACHE_BYTES."""
         return max(1, ROWS_IN_CACHE_BYTES // (width * m * itemsize))
 
     def _rows(self, x, out, add):
         take = self.backend.take_rows
         m, n_source = x.shape
-        scratch = max((n if width <= WIDE_DEGREE else min(n, self._wide_units(width, m, x.itemsize)) * width) * m
-                      for *_, n, width in self.buckets)
-        sizes = [n_source * m, self.n_part * m, self.n_part * m, scratch]
+        gathered = max(min(n, self._units_at_once(k, m, x.itemsize)) * k * m for *_, n, k in self.buckets)
+        sizes = [n_source * m, self.n_part * m, self.n_part * m, gathered]
         work = _work(sum(sizes), x.dtype)
-        xt, acc, bucket_acc, s = (work[a:a + n] for a, n in zip(np.cumsum([0] + sizes[:-1]), sizes))
+        xt, acc, bucket_acc, g = (work[a:a + n] for a, n in zip(np.cumsum([0] + sizes[:-1]), sizes))
         xt, acc = xt.reshape(n_source, m), acc.reshape(self.n_part, m)
         np.copyto(xt, x.T)
         if self.isolated is not None:
             acc[self.isolated] = 0
-        for units, cols, ws, n, width in self.buckets:
+        for units, cols, ws, n, k in self.buckets:
             a = acc if units is None else bucket_acc[:n * m].reshape(n, m)
-            if width > WIDE_DEGREE:  # a few units at a time: the gathered rows stay within the cache budget
-                per = self._wide_units(width, m, x.itemsize)
-                for u in range(0, n, per):
-                    e = min(n, u + per)
-                    g = s[:(e - u) * width * m].reshape((e - u) * width, m)
-                    take(xt, cols[u * width:e * width], g)
-                    np.einsum("nk,nkm->nm", ws[u:e], g.reshape(e - u, width, m), out=a[u:e])
-            else:
-                t = s[:n * m].reshape(n, m)
-                for k, (col, w) in enumerate(zip(cols, ws)):
-                    target = a if k == 0 else t
-                    take(xt, col, target)
-                    target *= w
-                    if k:
-                        a += t
+            per = self._units_at_once(k, m, x.itemsize)
+            for u in range(0, n, per):
+                e = min(n, u + per)
+                rows = g[:(e - u) * k * m].reshape((e - u) * k, m)
+                take(xt, cols[u * k:e * k], rows)
+                np.einsum("nk,nkm->nm", ws[u:e], rows.reshape(e - u, k, m), out=a[u:e])
             if units is not None:
                 acc[units] = a
         if add:
