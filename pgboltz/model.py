@@ -320,6 +320,11 @@ class CompiledModel:
         clamp = dict(clamp or {})
         self.clamped = list(clamp) + [g for g in graph.inputs if g not in clamp]
         self.free = graph.free_groups(clamped=clamp)
+        #: the graph's factors in parameter order, and its jointly drawn sets, read once (the graph's own
+        #: accessors walk its networkx structure on every call: a measurable cost per update on small models)
+        self.factors = list(graph.factors)
+        self._directed = any(f.directed for f in self.factors)
+        self._joint = {g: (f, js) for f, js in graph.joint_sets() for g in js if f.joint_distribution() is not None}
         if params is None:
             self._check_range(graph)
             params = [f.device_params(self.backend) for f in graph.factors]
@@ -399,7 +404,7 @@ class CompiledModel:
 
     @beta.setter
     def beta(self, value):
-        if np.any(np.asarray(value) != 1.0) and any(f.directed for f in self.graph.factors):
+        if self._directed and np.any(np.asarray(value) != 1.0):
             raise DataError(
                 f"{self.graph.name!r} has directed factors, which are conditional tables at beta = 1: tempering "
                 "and annealing apply to its undirected part (AIS drops the directed layers, whose tables sum to 1)")
@@ -655,7 +660,7 @@ class CompiledModel:
         xp = self.backend.xp
         chains = next(iter(states.values())).shape[0]
         total = xp.zeros(chains, dtype=np.float64)
-        for f, p in zip(self.graph.factors, self.params):
+        for f, p in zip(self.factors, self.params):
             total += f.energy(xp, states, p).astype(np.float64)
         return total
 
@@ -673,11 +678,11 @@ class CompiledModel:
         chains = next(iter(states.values())).shape[0] if states else 1
         log_p = xp.zeros(chains, dtype=np.float64) if need_log_p else None
         if need_log_p:
-            for f, p in zip(self.graph.factors, self.params):
+            for f, p in zip(self.factors, self.params):
                 if not set(f.groups) & set(summed):
                     log_p -= beta * f.energy(xp, states, p)
         means, squares = {}, {}
-        joint = {g: (f, js) for f, js in self.graph.joint_sets() for g in js if f.joint_distribution() is not None}
+        joint = self._joint
         done = set()
         for g in summed:
             if g in joint:
@@ -708,7 +713,7 @@ class CompiledModel:
         """``[{param: weighted average of -dE/d(param)}]`` per factor, backend arrays shaped like the params."""
         xp = self.backend.xp
         out = []
-        for f, p in zip(self.graph.factors, self.params):
+        for f, p in zip(self.factors, self.params):
             s = f.statistics(xp, states, weights, p)
             out.append({k: v.reshape(p[k].shape) for k, v in s.items()})
         return out

@@ -67,7 +67,7 @@ class SGD:
         lr = self.lr(epoch)
         mom = c.momentum if epoch < c.momentum_switch else c.final_momentum
         xp = self.model.backend.xp
-        for f, g, vel, p in zip(self.graph.factors, grads, self.velocity, self.model.params):
+        for f, g, vel, p in zip(self.model.factors, grads, self.velocity, self.model.params):
             if not g:
                 continue
             for k, grad in g.items():
