@@ -32,12 +32,18 @@ def test_streams_are_independent_of_thread_count():
     assert 0.0 <= draws[0].min() and draws[0].max() < 1.0
 
 
-def test_take_columns_matches_fancy_indexing():
+def test_take_columns_and_rows_match_fancy_indexing():
+    from pgboltz.backends.base import Backend
+
     be = get_backend("numpy", dtype="float64")
     a = np.arange(20.0).reshape(4, 5)
     out = np.empty((4, 3))
     be.take_columns(a, np.array([4, 0, 2]), out)
     assert np.array_equal(out, a[:, [4, 0, 2]])
+    rows = np.empty((5, 5))
+    for take in (be.take_rows, lambda *args: Backend.take_rows(be, *args)):  # NumPy's and the generic one
+        take(a, np.array([3, 0, 0, 2, 1]), rows)
+        assert np.array_equal(rows, a[[3, 0, 0, 2, 1]])
 
 
 @pytest.mark.skipif(cupy_available(), reason="CuPy with a CUDA device is present")
