@@ -94,3 +94,11 @@ def test_scaling_benchmark_runs(tmp_path):
     spec.loader.exec_module(mod)
     mod.main(["--quick", "--kinds", "rbm", "ising", "--out-dir", str(tmp_path)])
     assert (tmp_path / "scaling_chains.png").stat().st_size > 0 and (tmp_path / "scaling_size.png").exists()
+
+
+def test_ais_path_benchmark_runs():
+    spec = importlib.util.spec_from_file_location("ais_path", REPO / "benchmarks" / "ais_path.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = mod.main(["dbm-small", "--betas", "60", "--runs", "20"])
+    assert rows[-1][0] == 1.0 and all(sd >= 0 for _, sd, _, _ in rows) and set(rows[0][3]) == {"v", "h1", "h2"}
