@@ -100,9 +100,9 @@ def test_heap_dsatur_colours_properly_and_as_well_as_networkx():
         assert ours == dsatur(H)  # deterministic
 
 
-def test_large_non_bipartite_graphs_colour_with_dsatur_quality():
+def _big_random_graph(extra_group=False):
+    """3,000 spins with about 15,000 random couplings (and, if asked, a 5-unit group coupled to three of them)."""
     from pgboltz import Bias, FactorGraph, Sparse
-    from pgboltz.graph.schedule import colour, interaction_graph
 
     r = np.random.default_rng(0)
     n = 3000
@@ -110,8 +110,19 @@ def test_large_non_bipartite_graphs_colour_with_dsatur_quality():
     e = e[e[:, 0] != e[:, 1]]
     g = FactorGraph("big")
     g.add_group("s", n, "spin")
+    if extra_group:
+        g.add_group("t", 5, "bernoulli")  # a group-level node beside the units
     g.add_factor(Sparse("s", "s", e, r.normal(size=len(e))))
+    if extra_group:
+        g.add_factor(Sparse("s", "t", [[0, 1], [7, 1], [9, 4]], [0.5, -0.2, 0.1]))
     g.add_factor(Bias("s", np.zeros(n)))
+    return g
+
+
+def test_large_non_bipartite_graphs_colour_with_dsatur_quality():
+    from pgboltz.graph.schedule import colour, interaction_graph
+
+    g = _big_random_graph()
     G = interaction_graph(g)
     c = colour(G)
     assert all(c[u] != c[v] for u, v in G.edges())
@@ -127,7 +138,6 @@ def test_array_dsatur_equals_the_graph_dsatur_and_big_graphs_skip_networkx(monke
     not asked to build a graph. A bipartite topology (Chimera-16) still gets 2 colours."""
     import networkx as nx
 
-    from pgboltz import Bias, FactorGraph, Sparse
     from pgboltz.graph import schedule as S
 
     for seed in range(4):
@@ -135,16 +145,7 @@ def test_array_dsatur_equals_the_graph_dsatur_and_big_graphs_skip_networkx(monke
         a, b = (np.array(x) for x in zip(*H.edges()))
         assert S.dsatur_arrays(400, a, b) == [S.dsatur(H)[v] for v in range(400)]
 
-    r = np.random.default_rng(0)
-    n = 3000
-    e = np.unique(np.sort(r.integers(0, n, (15000, 2)), axis=1), axis=0)
-    e = e[e[:, 0] != e[:, 1]]
-    g = FactorGraph("big")
-    g.add_group("s", n, "spin")
-    g.add_group("t", 5, "bernoulli")  # a group-level node beside the units
-    g.add_factor(Sparse("s", "s", e, r.normal(size=len(e))))
-    g.add_factor(Sparse("s", "t", [[0, 1], [7, 1], [9, 4]], [0.5, -0.2, 0.1]))
-    g.add_factor(Bias("s", np.zeros(n)))
+    g = _big_random_graph(extra_group=True)
     free = list(g.free_groups())
     G = S.interaction_graph(g, free)
     keys, heads, tails = S._interaction_arrays(g, free)
@@ -156,6 +157,7 @@ def test_array_dsatur_equals_the_graph_dsatur_and_big_graphs_skip_networkx(monke
     def no_networkx(*a, **k):
         raise AssertionError("networkx graph built for a big graph")
 
+    monkeypatch.setattr(S, "_as_networkx", no_networkx)
     monkeypatch.setattr(S, "interaction_graph", no_networkx)
     blocks = S.derive_blocks(g)
     S.check_blocks(g, blocks)

@@ -194,43 +194,22 @@ def _joint_nodes(graph, free) -> dict:
 
 def interaction_graph(graph, free=None) -> nx.Graph:
     """Nodes ('G', group), ('J', groups) or ('U', group, unit); edges where a factor couples them."""
-    free = _free_groups(graph, free)
-    joint = _joint_nodes(graph, free)
-    unit_level = {g for g in free if graph.has_internal_couplings(g) and g not in joint}
-    n_nodes = sum(graph.group(g).size for g in unit_level)
-    if n_nodes > MAX_UNIT_NODES:
-        raise ScheduleError(
-            f"colouring would need {n_nodes} unit-level nodes (limit {MAX_UNIT_NODES}); pass blocks explicitly"
-        )
+    return _as_networkx(*_interaction_arrays(graph, _free_groups(graph, free)))
+
+
+def _as_networkx(keys, heads, tails) -> nx.Graph:
+    """The networkx graph of :func:`_interaction_arrays`' nodes and edges, both in their order (networkx
+    keeps the first of repeated edges, so adjacency order does not depend on Python's hash seed)."""
     G = nx.Graph()
-    for g in free:
-        if g in unit_level:
-            G.add_nodes_from(("U", g, i) for i in range(graph.group(g).size))
-        else:
-            G.add_node(joint.get(g, ("G", g)))
-
-    def node(g, i):
-        return ("U", g, int(i)) if g in unit_level else joint.get(g, ("G", g))
-
-    for f, c in _free_couplings(graph, free):
-        a, b = c.group_a, c.group_b
-        na, nb = graph.group(a).size, graph.group(b).size
-        if c.dense:
-            ia = range(na) if a in unit_level else [0]
-            jb = range(nb) if b in unit_level else [0]
-            if len(ia) * len(jb) > MAX_UNIT_EDGES:
-                raise ScheduleError(f"{f.label}: too many unit-level couplings to colour; pass blocks explicitly")
-            G.add_edges_from((node(a, i), node(b, j)) for i in ia for j in jb if node(a, i) != node(b, j))
-        else:
-            # dict, not set: edge (and so adjacency) order must not depend on Python's hash seed
-            G.add_edges_from(dict.fromkeys((node(a, i), node(b, j)) for i, j in zip(c.i.tolist(), c.j.tolist())
-                                           if node(a, i) != node(b, j)))
+    G.add_nodes_from(keys)
+    G.add_edges_from((keys[u], keys[v]) for u, v in zip(heads.tolist(), tails.tolist()))
     return G
 
 
 def _interaction_arrays(graph, free):
-    """The nodes of :func:`interaction_graph` (same keys, same order) and its edges as two integer arrays
-    (self-pairs dropped, duplicates kept): built with NumPy, for graphs too big for a networkx graph."""
+    """The interaction graph's nodes (keys, in the order of ``free``) and its edges as two integer arrays
+    in coupling order (self-pairs dropped, duplicates kept): built with NumPy, so that graphs too big for
+    a networkx graph can be coloured on them (:func:`colour_free`)."""
     joint = _joint_nodes(graph, free)
     unit_level = {g for g in free if graph.has_internal_couplings(g) and g not in joint}
     n_nodes = sum(graph.group(g).size for g in unit_level)
@@ -303,10 +282,10 @@ def colour_free(graph, free) -> dict:
     """A proper colouring of the interaction graph of ``free``: :func:`colour` on the networkx graph up to
     ``SMALL_COLOURING`` unit-level nodes; above, DSATUR on integer arrays (networkx's graph alone took
     longer than the colouring: about 30 s for a million edges)."""
+    keys, heads, tails = _interaction_arrays(graph, free)
     unit_level = [g for g in free if graph.has_internal_couplings(g)]
     if sum(graph.group(g).size for g in unit_level) <= SMALL_COLOURING:
-        return colour(interaction_graph(graph, free))
-    keys, heads, tails = _interaction_arrays(graph, free)
+        return colour(_as_networkx(keys, heads, tails))
     return dict(zip(keys, dsatur_arrays(len(keys), heads, tails)))
 
 
