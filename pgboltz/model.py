@@ -137,41 +137,55 @@ class _PartUpdate:
     def can_take(self, fields) -> bool:
         """True if this update can draw from precomputed natural parameters ``fields[group]`` (the whole
         group, every slot, a field that includes the bias the way ``CompiledModel.field`` computes it)."""
-        return (self.index is None and self.group in fields and set(fields[self.group]) == set(self.terms.by_slot)
-                and not self.terms.fuse_bias)
+        return self.index is None and self.group in fields and set(fields[self.group]) == set(self.terms.by_slot)
 
-    def sample(self, k, rows, given=None, mean=None):
-        """Draw chains ``rows`` with random stream ``k``, from fields ``given`` (all chains) if not None;
-        ``mean``: a ``(chains, n)`` buffer that receives E[x | rest] of those rows, from the same fields."""
+    def _draw(self, k, rows, field, bias) -> None:
+        """Draw chains ``rows`` from their filled slots ``field`` (plus ``bias``, which only a fused kernel
+        takes) with random stream ``k`` into ``self.out[rows]``."""
         m = self.model
-        field = self.terms.fill(m.states, rows) if given is None else {s: v[rows] for s, v in given.items()}
-        if mean is not None:  # before the draw, which may overwrite the fields
-            full = field if self.terms.bias is None else {**field, "linear": field["linear"] + self.terms.bias}
-            mean[rows] = self.units.mean(m.backend.xp, full, m.beta_rows(rows))
         out = self.out[rows]
         if self.kernel is not None:
             if self.terms.fuse_bias:
-                self.kernel(k, field, m.beta_rows(rows), out, bias=self.terms.bias)
+                self.kernel(k, field, m.beta_rows(rows), out, bias=bias)
             else:
                 self.kernel(k, field, m.beta_rows(rows), out)
         else:
             noise = self.noise[rows]
             m.backend.draw_(self.units.noise, k, noise)
             self.units.sample_(m.backend.xp, field, m.beta_rows(rows), noise, out)
+
+    def _fields(self, rows, given, mean):
+        """(slots of chains ``rows``, the bias a fused kernel still has to add); ``mean[rows]`` <- E[x | rest]
+        from them (before the draw, which may overwrite the fields). ``given`` fields include the bias."""
+        m = self.model
+        field = self.terms.fill(m.states, rows) if given is None else {s: v[rows] for s, v in given.items()}
+        bias = self.terms.bias if given is None else None
+        if mean is not None:
+            full = field if bias is None else {**field, "linear": field["linear"] + bias}
+            mean[rows] = self.units.mean(m.backend.xp, full, m.beta_rows(rows))
+        return field, bias
+
+    def sample(self, k, rows, given=None, mean=None):
+        """Draw chains ``rows`` with random stream ``k``, from fields ``given`` (all chains) if not None;
+        ``mean``: a ``(chains, n)`` buffer that receives E[x | rest] of those rows, from the same fields."""
+        self._draw(k, rows, *self._fields(rows, given, mean))
         self._write_back(rows)
 
     def sample_whole(self, chunks, given=None, mean=None):
-        """:meth:`sample` for every chunk at once (no fused kernel): the fields of all chains in one call
-        (or ``given``), each chunk's noise from its own stream, then one elementwise draw -- the same
-        draws as chunk by chunk, in fewer and longer array operations."""
-        m, xp, every = self.model, self.model.backend.xp, slice(None)
-        field = self.terms.fill(m.states) if given is None else given
-        if mean is not None:
-            mean[...] = self.units.mean(xp, field, m.beta_rows(every))
-        for k, rows in enumerate(chunks):
-            if rows.stop > rows.start:
-                m.backend.draw_(self.units.noise, k, self.noise[rows])
-        self.units.sample_(xp, field, m.beta_rows(every), self.noise, self.out)
+        """:meth:`sample` for every chunk at once: the fields of all chains in one call (or ``given``), then
+        each chunk drawn with its own stream (a fused kernel), or each chunk's noise from its own stream and
+        one elementwise draw -- the same draws as chunk by chunk, in fewer and longer operations."""
+        m, every = self.model, slice(None)
+        field, bias = self._fields(every, given, mean)
+        if self.kernel is not None:
+            for k, rows in enumerate(chunks):
+                if rows.stop > rows.start:
+                    self._draw(k, rows, {s: v[rows] for s, v in field.items()}, bias)
+        else:
+            for k, rows in enumerate(chunks):
+                if rows.stop > rows.start:
+                    m.backend.draw_(self.units.noise, k, self.noise[rows])
+            self.units.sample_(m.backend.xp, field, m.beta_rows(every), self.noise, self.out)
         self._write_back(every)
 
     def _write_back(self, rows):
@@ -184,7 +198,7 @@ class _PartUpdate:
             for a, first in views:
                 x[:, a::2, first::2] = o[:, a::2, :]
         elif self.index_dev is not None:
-            m.states[self.group][rows][:, self.index_dev] = out
+            m.backend.scatter_columns(m.states[self.group][rows], self.index_dev, out)
 
     def expect(self, damping):
         m = self.model
@@ -540,7 +554,7 @@ class CompiledModel:
     def _run(self, u, given=None, mean=None) -> None:
         """Run update ``u`` on every chain: from fields ``given`` (all chains, or None: computed here),
         writing E[x | rest] into ``mean`` if given (a whole-group :class:`_PartUpdate` only)."""
-        if self._whole and isinstance(u, _PartUpdate) and u.blas and u.kernel is None:
+        if self._whole and isinstance(u, _PartUpdate) and u.blas:
             u.sample_whole(self._chunks, given, mean)
             return
         fn = u.sample if given is None and mean is None else (lambda k, rows: u.sample(k, rows, given, mean))

@@ -308,13 +308,17 @@ def test_neighbour_list_fields_by_row_blocks_equal_the_fields_of_all_rows(monkey
         assert all(np.array_equal(v, whole[grp][k]) for k, v in m2.field(grp).items())
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "arrays"])
 @pytest.mark.parametrize("chains, cache_bytes", [(37, None), (300, None), (300, 4096)],
                          ids=["few", "threads", "small-blocks"])
-def test_sparse_fields_with_hubs_and_isolated_units_equal_the_dense_product(chains, cache_bytes, monkeypatch):
-    """Neighbour lists bucketed by degree -- a hub with 120 neighbours (summed at once, in slices when the
-    cache budget is small), ordinary units (slot by slot), units with no neighbour, a second sparse factor
-    adding into the same field -- give the field x @ W of the dense coupling matrix, for whole and partial
-    groups, computed on the calling thread or by row chunks on the worker threads."""
+def test_sparse_fields_with_hubs_and_isolated_units_equal_the_dense_product(chains, cache_bytes, compiled,
+                                                                            monkeypatch):
+    """Compiled CSR rows, or neighbour lists bucketed by degree -- a hub with 120 neighbours (summed at once,
+    in slices when the cache budget is small), ordinary units (slot by slot), units with no neighbour, a
+    second sparse factor adding into the same field -- give the field x @ W of the dense coupling matrix,
+    for whole and partial groups, computed on the calling thread or by row chunks on the worker threads;
+    a sweep's partial write-back puts every drawn part where it belongs."""
+    from pgboltz.backends import NumpyBackend, cpu_kernels
     import pgboltz.factors.sparse as sparse
     from pgboltz import Bias, FactorGraph, Sparse
     from pgboltz.model import CompiledModel
@@ -339,7 +343,10 @@ def test_sparse_fields_with_hubs_and_isolated_units_equal_the_dense_product(chai
     np.add.at(W, (e[:, 0], e[:, 1]), w)
     np.add.at(W, (e2[:, 0], e2[:, 1]), w2)
     W += W.T
-    m = CompiledModel(g, chains, seed=0, dtype="float64")
+    if compiled and not cpu_kernels.available():
+        pytest.skip("numba not installed")
+    m = CompiledModel(g, chains, backend=NumpyBackend(seed=0, dtype="float64", fused=compiled))
+    assert (m.backend.csr_rows is not None) == compiled
     m.sweep(2)
     x = m.states["s"]
     with m.running():  # inside a run, fields are computed by row chunks on the sampler's threads

@@ -36,6 +36,19 @@ def row_chunks(n_rows: int, n_chunks: int) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def fused_family(units, slots):
+    """Which fused kernel draws units of type ``units`` from the slots ``slots``: ``("binary", lo, hi)``
+    (two states, a linear slot), ``("gaussian",)`` (a diagonal precision) or None (the array code)."""
+    slots = set(slots)
+    support = getattr(units, "support", None)
+    if support is not None and len(support) == 2 and slots == {"linear"}:
+        lo, hi = (float(v) for v in support)
+        return ("binary", lo, hi)
+    if units.name == "gaussian" and slots == {"linear", "precision"}:
+        return ("gaussian",)
+    return None
+
+
 class Backend:
     """Abstract backend; see the module docstring."""
 
@@ -93,6 +106,9 @@ class Backend:
 
     #: whether :meth:`csr` gives sparse matrices (sparse factors then use one product per update)
     has_sparse = False
+    #: a compiled loop ``csr_rows(xt, indptr, indices, data, acc)``: ``acc[i] = sum_k data[k] xt[indices[k]]``
+    #: over CSR row i, on ``(units, chains)`` arrays (sparse factors' fields on the CPU), or None
+    csr_rows = None
 
     def csr(self, data, indices, indptr, shape):
         """A CSR matrix on this backend supporting ``A @ dense``."""
@@ -126,6 +142,10 @@ class Backend:
     def take_columns(self, a, indices, out) -> None:
         """out[:, k] = a[:, indices[k]] without allocating."""
         self.xp.take(a, indices, axis=1, out=out)
+
+    def scatter_columns(self, a, indices, values) -> None:
+        """a[:, indices[k]] = values[:, k]."""
+        a[:, indices] = values
 
     def take_rows(self, a, indices, out) -> None:
         """out[k] = a[indices[k]] without allocating."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BackendUnavailable
-from .base import Backend
+from .base import Backend, fused_family
 
 
 def import_cupy():
@@ -88,27 +88,23 @@ class CupyBackend(Backend):
         return self._kernels
 
     def fused_update(self, units, slots):
-        if not self.fused:
+        family = fused_family(units, slots) if self.fused else None
+        if family is None:
             return None
-        slots = set(slots)
-        support = getattr(units, "support", None)
-        if support is not None and len(support) == 2 and slots == {"linear"}:
-            lo, hi = (float(v) for v in support)
-            kernels = self.kernels()
+        kernels = self.kernels()
+        if family[0] == "binary":
+            lo, hi = family[1:]
 
             def binary(stream, field, beta, out, bias=None):
                 kernels.binary(field["linear"], bias, beta, hi - lo, lo, hi, out)
 
             binary.takes_bias = True
             return binary
-        if units.name == "gaussian" and slots == {"linear", "precision"}:
-            kernels = self.kernels()
 
-            def gaussian(stream, field, beta, out):
-                kernels.gaussian(field["linear"], field["precision"], beta, out)
+        def gaussian(stream, field, beta, out):
+            kernels.gaussian(field["linear"], field["precision"], beta, out)
 
-            return gaussian
-        return None
+        return gaussian
 
     def csr(self, data, indices, indptr, shape):
         return self._sparse.csr_matrix((data, indices, indptr), shape=shape)

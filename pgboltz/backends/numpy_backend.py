@@ -21,6 +21,14 @@ of all rows is about 1.5x faster than four chunk products on two workers. Below
 all chains in one call with BLAS free to use every core, and draws stream by
 stream on the calling thread (:meth:`whole_fields`). The choice depends on the
 number of chains and streams only, never on the machine.
+
+In float32, binary and Gaussian updates run as **fused kernels** compiled by Numba
+(:mod:`pgboltz.backends.cpu_kernels`, the twins of the GPU kernels): the field is read
+once, Philox4x32-10 randomness is drawn inside the loop (stream ``k`` has its own key,
+as on the GPU) and the states are written; no noise buffer. ``fused=False``, float64,
+or a machine without Numba run the array code (PCG64 noise and the unit type's
+``sample_``) instead. Sparse factors' fields are compiled loops too, in either dtype
+(:class:`pgboltz.factors.sparse._CsrRowsTerm`).
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .base import Backend
+from . import cpu_kernels
+from .base import Backend, fused_family, resolve_dtype
 
 #: Below this many elements per call the tail runs inline: threads would cost more than they save.
 PARALLEL_MIN_ELEMENTS = 1 << 16
@@ -61,7 +70,12 @@ class NumpyBackend(Backend):
     name = "numpy"
     xp = np
 
-    def __init__(self, seed=0, dtype="float32", streams: int = 4, threads: int | None = None):
+    def __init__(self, seed=0, dtype="float32", streams: int = 4, threads: int | None = None, fused: bool = True):
+        #: the fused kernels draw float32 updates (with Numba); False: the array code
+        self.fused = bool(fused) and resolve_dtype(dtype) == np.float32 and cpu_kernels.available()
+        self._kernels = None
+        #: compiled sparse fields and column scatters, in either dtype
+        self._compiled_sparse = bool(fused) and cpu_kernels.available()
         super().__init__(seed=seed, dtype=dtype, streams=streams)
         n_cpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         self.threads = max(1, min(self.n_streams, n_cpu if threads is None else int(threads)))
@@ -69,6 +83,45 @@ class NumpyBackend(Backend):
         self.blas_threads = max(1, n_cpu // self.threads)
         self._pool = _pool(self.threads) if self.threads > 1 else None
         self._blas = None
+
+    def reseed(self, entropy):
+        super().reseed(entropy)
+        from .fused import Launches
+
+        launches = [Launches(entropy, k) for k in range(self.n_streams)]
+        if self._kernels is None:
+            self._launches = launches
+        else:  # compiled updates hold the kernels object: new keys, same kernels
+            self._launches[:] = launches
+
+    @property
+    def csr_rows(self):
+        return cpu_kernels.kernels()["csr_rows"] if self._compiled_sparse else None
+
+    def kernels(self) -> cpu_kernels.CpuKernels:
+        """The fused CPU kernels (compiled on first use; Numba caches them on disk)."""
+        if self._kernels is None:
+            self._kernels = cpu_kernels.CpuKernels(self._launches)
+        return self._kernels
+
+    def fused_update(self, units, slots):
+        family = fused_family(units, slots) if self.fused else None
+        if family is None:
+            return None
+        kernels = self.kernels()
+        if family[0] == "binary":
+            lo, hi = family[1:]
+
+            def binary(stream, field, beta, out, bias=None):
+                kernels.binary(stream, field["linear"], bias, beta, hi - lo, lo, hi, out)
+
+            binary.takes_bias = True
+            return binary
+
+        def gaussian(stream, field, beta, out):
+            kernels.gaussian(stream, field["linear"], field["precision"], beta, out)
+
+        return gaussian
 
     def _make_generator(self, seed_seq):
         return np.random.Generator(np.random.PCG64(seed_seq))
@@ -82,6 +135,12 @@ class NumpyBackend(Backend):
     def take_columns(self, a, indices, out):
         # NumPy's default mode='raise' silently buffers `out` through a temporary.
         np.take(a, indices, axis=1, out=out, mode="clip")
+
+    def scatter_columns(self, a, indices, values):
+        if self._compiled_sparse and a.dtype == values.dtype and indices.dtype == np.intp:
+            cpu_kernels.kernels()["scatter_columns"](a, indices, values)
+        else:
+            a[:, indices] = values
 
     def take_rows(self, a, indices, out):
         np.take(a, indices, axis=0, out=out, mode="clip")

@@ -4,7 +4,9 @@
     theta_b[j] += sum_{e: j_e = j} w_e x_a[i_e]   (and symmetrically for a)
 
 Custom topologies (king's graphs, Chimera/Pegasus-like graphs, anything from an
-edge list) are written with this factor. On the CPU, fields are computed from
+edge list) are written with this factor. On the CPU with compiled kernels (Numba), fields are a compiled
+loop over CSR rows on chains transposed to (units, chains) (:class:`_CsrRowsTerm`). Without them, fields
+are computed from
 padded neighbour lists (ELL layout), ``theta[:, i] = sum_k w[i, k] x[:, nbr[i, k]]``: per bucket of
 units of similar degree (a hub pads only its bucket), one gather of the neighbours' states and one
 weighted sum (``einsum``), on a few chains at a time transposed to (units, chains) so that the gathers
@@ -151,6 +153,42 @@ class _CsrTerm(FieldTerm):
             out[rows] = product
 
 
+class _CsrRowsTerm(FieldTerm):
+    """theta[:, i] (+)= sum_k w_k x[:, col_k] over the CSR row of unit i, by a compiled loop
+    (:attr:`pgboltz.backends.Backend.csr_rows`).
+
+    A few chains at a time (``ROWS_IN_CACHE_BYTES`` of source rows) are transposed into a ``(units,
+    chains)`` work array, so that each edge adds one whole contiguous row of chains (a vectorised
+    multiply-add; no padding, so hubs cost their degree and no more), and the sums are transposed back.
+    On Pegasus-16 with 64 chains a colour class takes 1.2 ns per unit and chain, against 6-8 ns for the
+    gathers and ``einsum`` of :class:`_EllTerm`. The weights are copied from the device edge weights
+    (rebuilt when ``w`` changes)."""
+
+    def __init__(self, source, rows, cols, edge, n_rows, w, backend):
+        order = np.lexsort((cols, rows))
+        rows, cols, edge = rows[order], cols[order], edge[order]
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))]).astype(np.int64)
+        self.indices = np.ascontiguousarray(cols, dtype=np.int64)
+        self.data = np.ascontiguousarray(w[np.asarray(edge, dtype=np.intp)])
+        self.source, self.n_part, self.kernel = source, n_rows, backend.csr_rows
+
+    def __call__(self, states, out, add, rows=slice(None)):
+        x, out = states[self.source][rows], out[rows]
+        m, n_source = x.shape
+        step = max(16, ROWS_IN_CACHE_BYTES // max(1, n_source * x.itemsize))
+        for r in range(0, m, step):
+            xs, o = x[r:r + step], out[r:r + step]
+            b = xs.shape[0]
+            work = _work((n_source + self.n_part) * b, x.dtype)
+            xt, acc = work[:n_source * b].reshape(n_source, b), work[n_source * b:].reshape(self.n_part, b)
+            np.copyto(xt, xs.T)
+            self.kernel(xt, self.indptr, self.indices, self.data, acc)
+            if add:
+                o += acc.T
+            else:
+                o[...] = acc.T
+
+
 class Sparse(Factor):
     kind = "sparse"
     multilinear = True
@@ -230,14 +268,16 @@ class Sparse(Factor):
 
     def field_term(self, target, index, params, backend, chains):
         rows, source, cols, e = self._rows_for(target)
-        if backend.has_sparse:
+        if backend.has_sparse or backend.csr_rows is not None:
             n_rows = self.sizes[target]
             if index is not None:  # keep the part's units, renumbered in the order of ``index``
                 position = np.full(n_rows, -1)
                 position[np.asarray(index)] = np.arange(len(index))
                 keep = position[rows] >= 0
                 rows, cols, e, n_rows = position[rows[keep]], cols[keep], e[keep], len(index)
-            return _CsrTerm(source, rows, cols, e, n_rows, self.sizes[source], params["w"], backend)
+            if backend.has_sparse:
+                return _CsrTerm(source, rows, cols, e, n_rows, self.sizes[source], params["w"], backend)
+            return _CsrRowsTerm(source, rows, cols, e, n_rows, params["w"], backend)
         nbr, slot_edge = ell_layout(rows, cols, e, self.sizes[target])
         if index is not None:
             nbr, slot_edge = nbr[index], slot_edge[index]

@@ -1,0 +1,173 @@
+"""The NumPy backend's fused kernels (Numba), the CPU twins of the CUDA kernels.
+
+* each kernel equals the NumPy reference of the CUDA kernel (:mod:`pgboltz.backends.reference`) bit for
+  bit, on fields that reach every branch (+-inf, NaN, the ends of exp's range), row lengths that cut
+  Philox blocks anywhere, per-row and scalar beta, with and without a bias;
+* the NumPy backend runs them for binary and Gaussian float32 updates (not for float64, not with
+  ``fused=False``), with stream k keyed like the GPU's stream k: one stream draws the same numbers as the
+  CuPy path (on the stand-in, where the products round alike, the states are equal);
+* the results do not depend on the number of threads, and reseeding reaches the kernels;
+* the samples follow the exact distributions.
+"""
+
+import numpy as np
+import pytest
+
+from pgboltz import GibbsSampler
+from pgboltz.backends import NumpyBackend, cpu_kernels
+from pgboltz.backends import reference as ref
+from pgboltz.backends.cupy_backend import CupyBackend
+from pgboltz.backends.fused import Launches, launch_key
+from pgboltz.exact import exact
+from pgboltz.models import rbm
+
+from .builders import GRAPH_BUILDERS, gb_rbm, small_dbm
+from .conftest import z_scores
+from .fake_cupy import make
+
+pytestmark = pytest.mark.skipif(not cpu_kernels.available(), reason="numba not installed")
+
+KEY, COUNTER = (0x12345678, 0x9ABCDEF0), (7, 1)
+NONE = np.zeros(1, np.float32)
+EDGES = np.array([0.0, -0.0, 1e-30, 0.5, -0.5, 88.6, 88.7, 88.70001, 100, -86.8, -86.9, -86.90001, -87.0, -200,
+                  np.inf, -np.inf, np.nan], np.float32)
+
+
+def _words(key=KEY, counter=COUNTER):
+    return tuple(np.uint32(v) for v in (*key, *counter))
+
+
+def _field(rng, shape, scale=5.0):
+    f = (rng.normal(size=shape) * scale).astype(np.float32)
+    flat = f.reshape(-1)
+    k = min(flat.size, EDGES.size)
+    flat[:k] = EDGES[:k]
+    return f
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (5, 13), (64, 500), (2, 4097)])
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("per_row_beta", [True, False])
+def test_binary_kernel_equals_the_reference_bit_for_bit(rng, shape, with_bias, per_row_beta):
+    k = cpu_kernels.kernels()["binary"]
+    f = _field(rng, shape)
+    bias = rng.normal(size=shape[1]).astype(np.float32) if with_bias else None
+    beta = rng.random(shape[0]).astype(np.float32) * 2 if per_row_beta else None
+    for gap, lo, hi in ((1.0, 0.0, 1.0), (2.0, -1.0, 1.0)):
+        out = np.full(shape, 7, np.float32)
+        k(f, NONE if bias is None else bias, bias is not None, NONE if beta is None else beta, beta is not None,
+          np.float32(0.7), np.float32(gap), np.float32(lo), np.float32(hi), out, *_words())
+        want = ref.binary_update(f, bias, beta, 0.7, gap, lo, hi, KEY, COUNTER)
+        assert np.array_equal(out, want)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (5, 13), (64, 500)])
+@pytest.mark.parametrize("per_row_beta", [True, False])
+def test_gaussian_kernel_equals_the_reference_bit_for_bit(rng, shape, per_row_beta):
+    k = cpu_kernels.kernels()["gaussian"]
+    eta = rng.normal(size=shape).astype(np.float32) * 3
+    lam = (rng.random(shape) * 4 + 0.05).astype(np.float32)
+    beta = (rng.random(shape[0]) + 0.1).astype(np.float32) if per_row_beta else None
+    out = np.empty(shape, np.float32)
+    k(eta, lam, NONE if beta is None else beta, beta is not None, np.float32(0.9), out, *_words())
+    want = ref.gaussian_update(eta, lam, beta, 0.9, KEY, COUNTER)
+    assert np.array_equal(out.view(np.uint32), want.view(np.uint32))
+
+
+def test_numpy_backend_runs_kernels_for_float32_binary_and_gaussian_updates_only():
+    def kernels(g, **kw):
+        m = GibbsSampler(g, chains=8, **kw).model
+        return {u.group: getattr(u.kernel, "__name__", None) for block in m.updates for u in block}
+
+    assert kernels(rbm(5, 3, seed=0), backend=NumpyBackend(seed=0)) == {"v": "binary", "h": "binary"}
+    assert kernels(gb_rbm(seed=1), backend=NumpyBackend(seed=0))["v"] == "gaussian"
+    assert set(kernels(rbm(5, 3, seed=0), backend=NumpyBackend(seed=0, fused=False)).values()) == {None}
+    assert set(kernels(rbm(5, 3, seed=0), backend=NumpyBackend(seed=0, dtype="float64")).values()) == {None}
+
+
+def test_stream_k_is_keyed_like_the_gpu_and_reseeding_reaches_the_kernels():
+    be = NumpyBackend(seed=11, streams=3)
+    kernels = be.kernels()
+    assert [ln.key for ln in kernels.launches] == [launch_key(11, k) for k in range(3)]
+    be.reseed([4, 5])
+    assert be.kernels() is kernels and [ln.key for ln in kernels.launches] == [launch_key([4, 5], k) for k in range(3)]
+
+
+def test_one_stream_draws_what_the_cupy_path_draws():
+    """Same seed, one stream: the same Philox numbers as the GPU kernels. On the CuPy stand-in the products
+    are NumPy's too, so the fields round alike and the states must be equal, sweep after sweep."""
+    g = rbm(23, 11, scale=1.0, seed=4)
+    a = GibbsSampler(g, chains=70, backend=NumpyBackend(seed=3, streams=1), seed=3).model
+    b = GibbsSampler(g, chains=70, backend=CupyBackend(seed=3, module=make()), seed=3).model
+    b.set_states(a.get_states())
+    for _ in range(5):
+        a.sweep(1)
+        b.sweep(1)
+        sa, sb = a.get_states(), b.get_states()
+        assert all(np.array_equal(sa[k], sb[k]) for k in sa)
+    assert a.backend.kernels().launches[0].count == b.backend.kernels().launches.count == 10
+
+
+@pytest.mark.parametrize("chains", [40, 600])  # whole fields with per-stream draws / chunks on worker threads
+def test_results_do_not_depend_on_the_number_of_threads(chains):
+    g = rbm(30, 20, scale=0.5, seed=1)
+    states = []
+    for threads in (1, 2):
+        s = GibbsSampler(g, chains=chains, backend=NumpyBackend(seed=5, threads=threads), seed=5)
+        s.sweep(7)
+        states.append(s.get_states())
+    assert all(np.array_equal(states[0][k], states[1][k]) for k in states[0])
+
+
+GRAPHS = {"rbm": GRAPH_BUILDERS["rbm"], "spin-rbm": GRAPH_BUILDERS["spin-rbm"], "mixed": GRAPH_BUILDERS["mixed"],
+          "general-bm": GRAPH_BUILDERS["general-bm"], "dbm": small_dbm}
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+def test_kernel_samples_match_exact_marginals(name):
+    g = GRAPHS[name]()
+    s = GibbsSampler(g, chains=2000, backend=NumpyBackend(seed=1))  # max z over 40 seeds: 4.1 once (seed 2), else < 2.7
+    assert any(u.kernel is not None for block in s.model.updates for u in block)
+    m = s.run(150, burn_in=50, batches=50).moments
+    ex = exact(g)
+    # one z-score per unit (at most 36): family-wise 1e-3 gives 4.0
+    assert z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), m.n_samples * m.n_chains).max() < 4
+
+
+def test_gaussian_kernel_samples_match_exact_hidden_marginals():
+    g = gb_rbm(seed=1, nv=3, nh=3)
+    s = GibbsSampler(g, chains=4000, backend=NumpyBackend(seed=5))
+    m = s.run(100, burn_in=50, batches=50, groups=["h"]).moments
+    hm = exact(g, second_moments=False).mean_of(g, "h").ravel()
+    assert z_scores(m.mean["h"].ravel(), hm, m.mean_se["h"].ravel(), m.n_samples * m.n_chains).max() < 4
+
+
+def test_per_chain_beta_in_the_kernel_and_beta_zero_chains_are_uniform():
+    g = rbm(6, 4, scale=2.0, seed=0)
+    beta = np.repeat([0.0, 1.0], 2000)
+    s = GibbsSampler(g, chains=4000, backend=NumpyBackend(seed=3), beta=beta)
+    s.sweep(20)
+    v = s.get_states()["v"]
+    assert np.abs(v[:2000].mean(axis=0) - 0.5).max() < 4 * np.sqrt(0.25 / 2000)
+
+
+def test_launches_count_per_stream():
+    be = NumpyBackend(seed=0, streams=2, threads=1)
+    s = GibbsSampler(rbm(4, 3, seed=0), chains=10, backend=be)
+    s.sweep(3)
+    assert [ln.count for ln in be.kernels().launches] == [6, 6]  # two updates per sweep, each stream
+    assert isinstance(be.kernels().launches[0], Launches)
+
+
+def test_compiled_sparse_fields_and_write_back_repeat_the_array_code_in_float64():
+    """In float64 the draws are the array code's (PCG64 noise); only the sparse fields (CSR rows) and the
+    write-back of colour classes are compiled. Fields equal to rounding, so the states stay equal."""
+    g = GRAPH_BUILDERS["mixed"]()
+    runs = []
+    for fused in (True, False):
+        s = GibbsSampler(g, chains=300, backend=NumpyBackend(seed=9, dtype="float64", fused=fused), seed=9)
+        assert (s.model.backend.csr_rows is not None) == fused
+        assert any(u.index is not None for block in s.model.updates for u in block)  # colour classes of s
+        s.sweep(6)
+        runs.append(s.get_states())
+    assert all(np.array_equal(runs[0][k], runs[1][k]) for k in runs[0])
