@@ -171,3 +171,37 @@ def test_compiled_sparse_fields_and_write_back_repeat_the_array_code_in_float64(
         s.sweep(6)
         runs.append(s.get_states())
     assert all(np.array_equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+@pytest.mark.parametrize("H, W", [(2, 2), (4, 6), (6, 10), (8, 16)])
+@pytest.mark.parametrize("uniform", [True, False])
+def test_checkerboard_kernel_equals_the_reference_bit_for_bit(rng, H, W, uniform):
+    k = cpu_kernels.kernels()["checkerboard"]
+    x = np.where(rng.random((5, H, W)) < 0.5, -1, 1).astype(np.int8)
+    if uniform:
+        Jr, Jd, h = (np.full((H, W), v, np.float32) for v in (0.44, 0.44, -0.1))
+    else:
+        Jr, Jd, h = (rng.normal(size=(H, W)).astype(np.float32) * 2 for _ in range(3))
+        Jr[0, 0] = np.inf  # a field of +-inf at the sites it touches
+    for colour in (0, 1):
+        want = ref.checkerboard_update(x, Jr, Jd, h, colour, np.float32(0.9), -1, 1, KEY, COUNTER)
+        got = x.copy()
+        params = [np.ascontiguousarray(a[:1, :1]) for a in (Jr, Jd, h)] if uniform else (Jr, Jd, h)
+        k(got[:2], *params, uniform, 0, 2, H, W, colour, np.float32(0.9), np.int8(-1), np.int8(1), *_words())
+        k(got, *params, uniform, 2, 5, H, W, colour, np.float32(0.9), np.int8(-1), np.int8(1), *_words())
+        assert np.array_equal(got, want)  # chains 0-1 and 2-4 in separate calls of one launch
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_checkerboard_sampler_on_the_cpu_runs_the_compiled_twin_of_the_reference(threads):
+    from pgboltz.models import ising
+    from pgboltz.sampling import CheckerboardSampler
+
+    r = np.random.default_rng(2)
+    for g in (ising(6, 8, J=0.4, field=0.1), ising(6, 8, J=(r.normal(size=(6, 8)), r.normal(size=(6, 8))))):
+        a = CheckerboardSampler(g, chains=37, backend=NumpyBackend(seed=3, threads=threads), seed=3)
+        b = CheckerboardSampler(g, chains=37, backend=NumpyBackend(seed=3, fused=False), seed=3)
+        assert a.compiled is not None and b.compiled is None
+        a.sweep(4)
+        b.sweep(4)
+        assert np.array_equal(a.get_states()["s"], b.get_states()["s"])

@@ -46,7 +46,7 @@ _compiled = {}
 
 
 def kernels():
-    """The compiled kernels ``{"binary", "gaussian", "csr_rows", "scatter_columns"}`` (compiled, or loaded from Numba's cache,
+    """The compiled kernels ``{"binary", "gaussian", "csr_rows", "scatter_columns", "checkerboard"}`` (compiled, or loaded from Numba's cache,
     once)."""
     if not _compiled:
         _compiled.update(_build())
@@ -210,7 +210,82 @@ def _build():
             for j in range(index.shape[0]):
                 xr[index[j]] = v[j]
 
-    return {"binary": binary, "gaussian": gaussian, "csr_rows": csr_rows, "scatter_columns": scatter_columns}
+    @jit
+    def checkerboard(x, Jr, Jd, h, uniform, first, last, H, W, colour, beta_gap, lo, hi, k0, k1, c2, c3):
+        # pgb_checkerboard_site for chains first..last-1 of int8 states (chains, H, W), in place: element
+        # e = (chain H + r) W/2 + k is site (r, 2k + ((r + colour) & 1)); the lattice field in the kernel's
+        # order (right, left, down, up, bias), then pgb_exp and the draw as in ``binary``
+        half = W // 2
+        words = np.empty(half + 8, np.uint32)
+        theta = np.empty(half, np.float32)
+        a = np.empty(half, np.float32)
+        bits = np.empty(half, np.uint32)
+        jr, jd, h0 = Jr[0, 0], Jd[0, 0], h[0, 0]
+        for chain in range(first, last):
+            xc = x[chain]
+            for r in range(H):
+                up = H - 1 if r == 0 else r - 1
+                down = 0 if r == H - 1 else r + 1
+                shift = (r + colour) & 1
+                # the sites whose left or right neighbour wraps around are the row's ends, handled apart; the
+                # others read c - 1 and c + 1 directly, in branch-free loops that vectorise
+                if uniform:
+                    for k in range(1, half - 1):
+                        c = 2 * k + shift
+                        f = jr * F(xc[r, c + 1])
+                        f = f + jr * F(xc[r, c - 1])
+                        f = f + jd * F(xc[down, c])
+                        f = f + jd * F(xc[up, c])
+                        theta[k] = f + h0
+                else:
+                    for k in range(1, half - 1):
+                        c = 2 * k + shift
+                        f = Jr[r, c] * F(xc[r, c + 1])
+                        f = f + Jr[r, c - 1] * F(xc[r, c - 1])
+                        f = f + Jd[r, c] * F(xc[down, c])
+                        f = f + Jd[up, c] * F(xc[up, c])
+                        theta[k] = f + h[r, c]
+                for k in (0, half - 1):
+                    c = 2 * k + shift
+                    cl = W - 1 if c == 0 else c - 1
+                    cr = 0 if c == W - 1 else c + 1
+                    i = 0 if uniform else 1  # every read is element 0 when uniform (as in the kernel)
+                    f = Jr[i * r, i * c] * F(xc[r, cr])
+                    f = f + Jr[i * r, i * cl] * F(xc[r, cl])
+                    f = f + Jd[i * r, i * c] * F(xc[down, c])
+                    f = f + Jd[i * up, i * c] * F(xc[up, c])
+                    theta[k] = f + h[i * r, i * c]
+                start = (chain * H + r) * half
+                philox_into(start >> 2, (start + half - 1) >> 2, c2, c3, k0, k1, words)
+                off = start & 3
+                for k in range(half):
+                    xj = -(beta_gap * theta[k])
+                    theta[k] = xj
+                    xcl = min(max(xj, F(-86.9)), F(88.7))
+                    m = np.floor(xcl * F(1.44269504088896341) + F(0.5))
+                    t = xcl - m * F(0.693359375)
+                    t = t - m * F(-2.12194440e-4)
+                    z = t * t
+                    p = F(1.9875691500e-4)
+                    p = p * t + F(1.3981999507e-3)
+                    p = p * t + F(8.3334519073e-3)
+                    p = p * t + F(4.1665795894e-2)
+                    p = p * t + F(1.6666665459e-1)
+                    p = p * t + F(5.0000001201e-1)
+                    a[k] = (p * z + t + F(1.0)) * F(2.0)
+                    bits[k] = np.uint32(np.int32(m) + 126) << np.uint32(23)
+                scale = bits.view(np.float32)
+                for k in range(half):
+                    xj = theta[k]
+                    e = a[k] * scale[k]
+                    e = F(0.0) if xj < F(-86.9) else e
+                    e = e if xj < F(88.7) else F(np.inf)
+                    e = xj if xj != xj else e
+                    u = F(words[off + k] >> np.uint32(8)) * F(5.9604644775390625e-08)
+                    xc[r, 2 * k + shift] = hi if u * (F(1.0) + e) < F(1.0) else lo
+
+    return {"binary": binary, "gaussian": gaussian, "csr_rows": csr_rows, "scatter_columns": scatter_columns,
+            "checkerboard": checkerboard}
 
 
 class CpuKernels:
