@@ -1,6 +1,6 @@
 """The NumPy backend's fused kernels (Numba), the CPU twins of the CUDA kernels.
 
-* each kernel equals the NumPy reference of the CUDA kernel (:mod:`pgboltz.backends.reference`) bit for
+* each kernel (binary, Gaussian, max pooling, checkerboard) equals the NumPy reference of the CUDA kernel (:mod:`pgboltz.backends.reference`) bit for
   bit, on fields that reach every branch (+-inf, NaN, the ends of exp's range), row lengths that cut
   Philox blocks anywhere, per-row and scalar beta, with and without a bias;
 * the NumPy backend runs them for binary and Gaussian float32 updates (not for float64, not with
@@ -205,3 +205,32 @@ def test_checkerboard_sampler_on_the_cpu_runs_the_compiled_twin_of_the_reference
         a.sweep(4)
         b.sweep(4)
         assert np.array_equal(a.get_states()["s"], b.get_states()["s"])
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (3, 2), (2, 3)])
+@pytest.mark.parametrize("per_row_beta", [True, False])
+def test_pool_kernel_equals_the_reference_bit_for_bit(rng, size, per_row_beta):
+    k = cpu_kernels.kernels()["pool"]
+    C1, C2 = size
+    K, H, W, rows = 3, 2 * C1, 3 * C2, 7
+    det = (rng.normal(size=(rows, K * H * W)) * 4).astype(np.float32)
+    det[0, :3] = [np.inf, -np.inf, 90.0]
+    pool = (rng.normal(size=(rows, K * 2 * 3)) * 2).astype(np.float32)
+    beta = (rng.random(rows) * 2).astype(np.float32) if per_row_beta else None
+    det_out, pool_out = np.full_like(det, 5), np.full_like(pool, 5)
+    k(det, pool, NONE if beta is None else beta, beta is not None, np.float32(0.8), det_out, pool_out, K, H, W, C1,
+      C2, *_words())
+    with np.errstate(invalid="ignore"):  # inf - inf in the +-inf blocks, as in the kernel
+        want_det, want_pool = ref.pool_update(det, pool, beta, 0.8, (K, H, W), (C1, C2), KEY, COUNTER)
+    assert np.array_equal(det_out, want_det) and np.array_equal(pool_out, want_pool)
+
+
+def test_max_pooling_runs_its_kernel_and_matches_exact_marginals():
+    from .builders import pooling_graph
+
+    g = pooling_graph()
+    s = GibbsSampler(g, chains=2000, backend=NumpyBackend(seed=2))
+    assert any(type(u).__name__ == "_JointUpdate" and u.kernel is not None for b in s.model.updates for u in b)
+    m = s.run(150, burn_in=50, batches=50).moments
+    ex = exact(g)
+    assert z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), m.n_samples * m.n_chains).max() < 4

@@ -46,8 +46,8 @@ _compiled = {}
 
 
 def kernels():
-    """The compiled kernels ``{"binary", "gaussian", "csr_rows", "scatter_columns", "checkerboard"}`` (compiled, or loaded from Numba's cache,
-    once)."""
+    """The compiled kernels ``{"binary", "gaussian", "pool", "checkerboard", "csr_rows", "scatter_columns"}``
+    (compiled, or loaded from Numba's cache, once)."""
     if not _compiled:
         _compiled.update(_build())
     return _compiled
@@ -284,8 +284,78 @@ def _build():
                     u = F(words[off + k] >> np.uint32(8)) * F(5.9604644775390625e-08)
                     xc[r, 2 * k + shift] = hi if u * (F(1.0) + e) < F(1.0) else lo
 
+    @inline
+    def exp_scalar(x, bits, as_float):
+        """pgb_exp of one float32 (``bits``/``as_float``: a uint32 array and its float32 view, for the cast)."""
+        if not x < F(88.7):
+            return x if x != x else F(np.inf)
+        if x < F(-86.9):
+            return F(0.0)
+        m = np.floor(x * F(1.44269504088896341) + F(0.5))
+        t = x - m * F(0.693359375)
+        t = t - m * F(-2.12194440e-4)
+        z = t * t
+        p = F(1.9875691500e-4)
+        p = p * t + F(1.3981999507e-3)
+        p = p * t + F(8.3334519073e-3)
+        p = p * t + F(4.1665795894e-2)
+        p = p * t + F(1.6666665459e-1)
+        p = p * t + F(5.0000001201e-1)
+        y = p * z + t + F(1.0)
+        bits[0] = np.uint32(np.int32(m) + 126) << np.uint32(23)
+        return (y * F(2.0)) * as_float[0]
+
+    @jit
+    def pool(det, pool_in, beta_rows, has_beta_rows, beta_scalar, det_out, pool_out, K, H, W, C1, C2,
+             k0, k1, c2, c3):
+        # pgb_pool_element for every block of every row: logits z = beta (detector + pooling field) of the
+        # block's C1 x C2 detectors and an off state (pgb_categorical_off), one Philox word per block
+        rows = det.shape[0]
+        Hb, Wb = H // C1, W // C2
+        P = K * Hb * Wb
+        n = C1 * C2
+        z = np.empty(n, np.float32)
+        words = np.empty(P + 8, np.uint32)
+        bits = np.empty(1, np.uint32)
+        as_float = bits.view(np.float32)
+        for r in range(rows):
+            start = r * P
+            philox_into(start >> 2, (start + P - 1) >> 2, c2, c3, k0, k1, words)
+            off = start & 3
+            beta = beta_rows[r] if has_beta_rows else beta_scalar
+            d, dout, pin, pout = det[r], det_out[r], pool_in[r], pool_out[r]
+            for j in range(P):
+                k = j // (Hb * Wb)
+                rem = j - k * Hb * Wb
+                bi = rem // Wb
+                bj = rem - bi * Wb
+                first = k * H * W + bi * C1 * W + bj * C2
+                J = pin[j]
+                for a in range(C1):
+                    for c in range(C2):
+                        z[a * C2 + c] = beta * (d[first + a * W + c] + J)
+                m = F(0.0)
+                for q in range(n):
+                    m = z[q] if z[q] > m else m  # fmaxf: a NaN logit is passed over
+                e0 = exp_scalar(-m, bits, as_float)
+                total = e0
+                for q in range(n):
+                    total = total + exp_scalar(z[q] - m, bits, as_float)
+                target = (F(words[off + j] >> np.uint32(8)) * F(5.9604644775390625e-08)) * total
+                t = e0
+                state = 0
+                for q in range(n):
+                    if t <= target:
+                        state = q + 1
+                    if q + 1 < n:
+                        t = t + exp_scalar(z[q] - m, bits, as_float)
+                for a in range(C1):
+                    for c in range(C2):
+                        dout[first + a * W + c] = F(1.0) if state == a * C2 + c + 1 else F(0.0)
+                pout[j] = F(1.0) if state > 0 else F(0.0)
+
     return {"binary": binary, "gaussian": gaussian, "csr_rows": csr_rows, "scatter_columns": scatter_columns,
-            "checkerboard": checkerboard}
+            "checkerboard": checkerboard, "pool": pool}
 
 
 class CpuKernels:
@@ -317,6 +387,13 @@ class CpuKernels:
         beta_rows, has_beta_rows, beta_scalar = self._beta(beta, rows)
         self.k["binary"](field, self._NONE if bias is None else bias, bias is not None, beta_rows, has_beta_rows,
                          beta_scalar, F(gap), F(lo), F(hi), out, *self._key(stream))
+
+    def pool(self, stream, det, pool, beta, det_out, pool_out, shape, size):
+        rows = det.shape[0]
+        beta_rows, has_beta_rows, beta_scalar = self._beta(beta, rows)
+        (K, H, W), (C1, C2) = shape, size
+        self.k["pool"](det, pool, beta_rows, has_beta_rows, beta_scalar, det_out, pool_out, K, H, W, C1, C2,
+                       *self._key(stream))
 
     def gaussian(self, stream, eta, lam, beta, out):
         rows = eta.shape[0]

@@ -22,7 +22,7 @@ all chains in one call with BLAS free to use every core, and draws stream by
 stream on the calling thread (:meth:`whole_fields`). The choice depends on the
 number of chains and streams only, never on the machine.
 
-In float32, binary and Gaussian updates run as **fused kernels** compiled by Numba
+In float32, binary, Gaussian and max-pooling updates run as **fused kernels** compiled by Numba
 (:mod:`pgboltz.backends.cpu_kernels`, the twins of the GPU kernels): the field is read
 once, Philox4x32-10 randomness is drawn inside the loop (stream ``k`` has its own key,
 as on the GPU) and the states are written; no noise buffer. ``fused=False``, float64,
@@ -122,6 +122,20 @@ class NumpyBackend(Backend):
             kernels.gaussian(stream, field["linear"], field["precision"], beta, out)
 
         return gaussian
+
+    def fused_joint(self, dist):
+        shape = getattr(dist, "block_shape", None)
+        if not self.fused or shape is None:
+            return None
+        K, Hb, C1, Wb, C2 = shape
+        d, p = dist.groups
+        kernels = self.kernels()
+
+        def pool(stream, fields, beta, outs):
+            kernels.pool(stream, fields[d]["linear"], fields[p]["linear"], beta, outs[d], outs[p],
+                         (K, Hb * C1, Wb * C2), (C1, C2))
+
+        return pool
 
     def _make_generator(self, seed_seq):
         return np.random.Generator(np.random.PCG64(seed_seq))
