@@ -49,12 +49,15 @@ def kernels():
     """The compiled kernels ``{"binary", "gaussian", "pool", "checkerboard", "csr_rows", "scatter_columns"}``
     (compiled, or loaded from Numba's cache, once)."""
     if not _compiled:
-        _compiled.update(_build())
+        try:
+            _compiled.update(_build(cache=True))
+        except RuntimeError:  # no writable cache directory (Numba: "no locator available"): compile per process
+            _compiled.update(_build(cache=False))
     return _compiled
 
 
-def _build():
-    jit = numba.njit(nogil=True, cache=True, boundscheck=False, error_model="numpy")
+def _build(cache: bool):
+    jit = numba.njit(nogil=True, cache=cache, boundscheck=False, error_model="numpy")
     inline = numba.njit(inline="always", boundscheck=False)
 
     @inline
