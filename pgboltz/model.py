@@ -76,11 +76,12 @@ class _Terms:
 
     def split_bias(self) -> None:
         """Take the group's bias out of the linear slot into ``self.bias`` (a fused kernel adds it), when
-        it is one plain bias term after at least one product."""
+        it is one plain bias term after at least one product. A part's bias is a gathered copy: it is in
+        ``sources``, so a changed bias rebuilds the terms and splits the new copy."""
         self.fuse_bias = True
         linear = self.by_slot.get("linear", [])
         if len(linear) >= 2 and linear[0].writes and isinstance(linear[-1], BiasTerm) \
-                and not linear[-1].copies_params and sum(isinstance(t, BiasTerm) for t in linear) == 1:
+                and sum(isinstance(t, BiasTerm) for t in linear) == 1:
             self.bias = linear.pop().b
 
     def refresh_if_stale(self):

@@ -234,3 +234,17 @@ def test_max_pooling_runs_its_kernel_and_matches_exact_marginals():
     m = s.run(150, burn_in=50, batches=50).moments
     ex = exact(g)
     assert z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), m.n_samples * m.n_chains).max() < 4
+
+
+def test_a_colour_class_whose_bias_the_kernel_adds_follows_bias_changes():
+    """A part's bias is a gathered copy handed to the kernel: an optimiser's in-place write must reach it."""
+    g = GRAPH_BUILDERS["mixed"]()
+    s = GibbsSampler(g, chains=4000, backend=NumpyBackend(seed=0), seed=0)
+    parts = [u for block in s.model.updates for u in block if u.group == "s"]
+    assert len(parts) > 1 and all(u.terms.bias is not None for u in parts)  # colour classes, bias in the kernel
+    k = next(i for i, f in enumerate(g.factors) if f.kind == "bias" and f.groups == ("s",))
+    p = s.model.params[k]
+    p["b"][...] = 40.0  # what the optimiser does: write in place, then bump the version
+    p.bump()
+    s.sweep(1)
+    assert s.get_states()["s"].min() == 1.0  # sigma(80 + field) for every spin; the stale bias would give half
