@@ -132,6 +132,10 @@ class _PartUpdate:
         self.kernel = be.fused_update(self.units, tuple(self.terms.by_slot))
         if getattr(self.kernel, "takes_bias", False):
             self.terms.split_bias()
+        #: a part drawn by a kernel straight into the group's states, by column index (no write-back)
+        self.scatter = None
+        if self.index_dev is not None and self.halves is None and getattr(self.kernel, "takes_index", False):
+            self.scatter = self.index_dev
         # a fused kernel draws its own randomness: no noise buffer
         self.noise = None if self.kernel is not None else be.empty((chains, n))
 
@@ -144,6 +148,9 @@ class _PartUpdate:
         """Draw chains ``rows`` from their filled slots ``field`` (plus ``bias``, which only a fused kernel
         takes) with random stream ``k`` into ``self.out[rows]``."""
         m = self.model
+        if self.scatter is not None:
+            self.kernel(k, field, m.beta_rows(rows), m.states[self.group][rows], bias=bias, index=self.scatter)
+            return
         out = self.out[rows]
         if self.kernel is not None:
             if self.terms.fuse_bias:
@@ -192,6 +199,8 @@ class _PartUpdate:
     def _write_back(self, rows):
         """Copy drawn units of a part (not a whole group) into the group's states."""
         m = self.model
+        if self.scatter is not None:  # the kernel wrote them there
+            return
         out = self.out[rows]
         if self.halves is not None:
             (H, W), views = self.halves

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.skipif(not cpu_kernels.available(), reason="numba not i
 
 KEY, COUNTER = (0x12345678, 0x9ABCDEF0), (7, 1)
 NONE = np.zeros(1, np.float32)
+NO_INDEX = np.zeros(1, np.intp)
 EDGES = np.array([0.0, -0.0, 1e-30, 0.5, -0.5, 88.6, 88.7, 88.70001, 100, -86.8, -86.9, -86.90001, -87.0, -200,
                   np.inf, -np.inf, np.nan], np.float32)
 
@@ -53,12 +54,18 @@ def test_binary_kernel_equals_the_reference_bit_for_bit(rng, shape, with_bias, p
     f = _field(rng, shape)
     bias = rng.normal(size=shape[1]).astype(np.float32) if with_bias else None
     beta = rng.random(shape[0]).astype(np.float32) * 2 if per_row_beta else None
+    index = rng.permutation(shape[1] + 3)[:shape[1]].astype(np.intp)  # into a wider array, any order
     for gap, lo, hi in ((1.0, 0.0, 1.0), (2.0, -1.0, 1.0)):
-        out = np.full(shape, 7, np.float32)
-        k(f, NONE if bias is None else bias, bias is not None, NONE if beta is None else beta, beta is not None,
-          np.float32(0.7), np.float32(gap), np.float32(lo), np.float32(hi), out, *_words())
+        args = (f, NONE if bias is None else bias, bias is not None, NONE if beta is None else beta,
+                beta is not None, np.float32(0.7), np.float32(gap), np.float32(lo), np.float32(hi))
         want = ref.binary_update(f, bias, beta, 0.7, gap, lo, hi, KEY, COUNTER)
+        out = np.full(shape, 7, np.float32)
+        k(*args, out, NO_INDEX, False, *_words())
         assert np.array_equal(out, want)
+        wide = np.full((shape[0], shape[1] + 3), 7, np.float32)
+        k(*args, wide, index, True, *_words())
+        assert np.array_equal(wide[:, index], want)
+        assert (np.delete(wide, index, axis=1) == 7).all()
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 7), (5, 13), (64, 500)])
@@ -237,11 +244,13 @@ def test_max_pooling_runs_its_kernel_and_matches_exact_marginals():
 
 
 def test_a_colour_class_whose_bias_the_kernel_adds_follows_bias_changes():
-    """A part's bias is a gathered copy handed to the kernel: an optimiser's in-place write must reach it."""
+    """A part's bias is a gathered copy handed to the kernel: an optimiser's in-place write must reach it.
+    (The exact-marginal test of the mixed graph checks that the kernel's writes by index land right.)"""
     g = GRAPH_BUILDERS["mixed"]()
     s = GibbsSampler(g, chains=4000, backend=NumpyBackend(seed=0), seed=0)
     parts = [u for block in s.model.updates for u in block if u.group == "s"]
-    assert len(parts) > 1 and all(u.terms.bias is not None for u in parts)  # colour classes, bias in the kernel
+    # colour classes, their bias added by the kernel, which writes them straight into the group's states
+    assert len(parts) > 1 and all(u.terms.bias is not None and u.scatter is not None for u in parts)
     k = next(i for i, f in enumerate(g.factors) if f.kind == "bias" and f.groups == ("s",))
     p = s.model.params[k]
     p["b"][...] = 40.0  # what the optimiser does: write in place, then bump the version

@@ -98,7 +98,9 @@ class Backend:
         A kernel is called as ``kernel(stream, field, beta, out)`` with the filled slots of one
         row chunk, draws its own randomness from stream ``stream`` and writes the new states into
         ``out``. A kernel with ``takes_bias = True`` also takes ``bias=`` (the group's bias vector,
-        which the model then leaves out of the field). The array code (noise buffer +
+        which the model then leaves out of the field); one with ``takes_index = True`` takes ``index=``
+        and then writes column j of the draw into column ``index[j]`` of ``out`` (the group's states:
+        a part drawn without a write-back). The array code (noise buffer +
         ``units.sample_``) is the fallback and the reference a kernel is tested against.
         Default: no kernels.
         """

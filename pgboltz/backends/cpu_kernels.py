@@ -115,8 +115,10 @@ def _build(cache: bool):
             out[j] = xj if xj != xj else e
 
     @jit
-    def binary(field, bias, has_bias, beta_rows, has_beta_rows, beta_scalar, gap, lo, hi, out, k0, k1, c2, c3):
-        # pgb_binary_element: hi where u * (1 + pgb_exp(-(beta gap theta))) < 1
+    def binary(field, bias, has_bias, beta_rows, has_beta_rows, beta_scalar, gap, lo, hi, out, index, has_index,
+               k0, k1, c2, c3):
+        # pgb_binary_element: hi where u * (1 + pgb_exp(-(beta gap theta))) < 1; element j of a row goes to
+        # out[row, index[j]] when has_index (a colour class written straight into its group's states)
         rows, n = field.shape
         words = np.empty(n + 8, np.uint32)
         x = np.empty(n, np.float32)
@@ -133,9 +135,14 @@ def _build(cache: bool):
                 x[j] = -(beta_gap * theta)
             exp_into(x, e, bits, n)
             o = out[r]
-            for j in range(n):
-                u = F(words[off + j] >> np.uint32(8)) * F(5.9604644775390625e-08)
-                o[j] = hi if u * (F(1.0) + e[j]) < F(1.0) else lo
+            if has_index:
+                for j in range(n):
+                    u = F(words[off + j] >> np.uint32(8)) * F(5.9604644775390625e-08)
+                    o[index[j]] = hi if u * (F(1.0) + e[j]) < F(1.0) else lo
+            else:
+                for j in range(n):
+                    u = F(words[off + j] >> np.uint32(8)) * F(5.9604644775390625e-08)
+                    o[j] = hi if u * (F(1.0) + e[j]) < F(1.0) else lo
 
     @jit
     def gaussian(eta, lam, beta_rows, has_beta_rows, beta_scalar, out, k0, k1, c2, c3):
@@ -343,6 +350,7 @@ class CpuKernels:
     :class:`~pgboltz.backends.fused.Launches` per random stream."""
 
     _NONE = np.zeros(1, np.float32)
+    _NO_INDEX = np.zeros(1, np.intp)
 
     def __init__(self, launches):
         self.launches = launches  # list: stream k -> Launches
@@ -362,11 +370,13 @@ class CpuKernels:
             raise ValueError(f"beta has {b.size} rows, the field {rows}")
         return b, True, F(1.0)
 
-    def binary(self, stream, field, bias, beta, gap, lo, hi, out):
+    def binary(self, stream, field, bias, beta, gap, lo, hi, out, index=None):
+        """``index``: column j of the field goes to column ``index[j]`` of ``out`` (default: the same)."""
         rows = field.shape[0]
         beta_rows, has_beta_rows, beta_scalar = self._beta(beta, rows)
         self.k["binary"](field, self._NONE if bias is None else bias, bias is not None, beta_rows, has_beta_rows,
-                         beta_scalar, F(gap), F(lo), F(hi), out, *self._key(stream))
+                         beta_scalar, F(gap), F(lo), F(hi), out, self._NO_INDEX if index is None else index,
+                         index is not None, *self._key(stream))
 
     def pool(self, stream, det, pool, beta, det_out, pool_out, shape, size):
         rows = det.shape[0]

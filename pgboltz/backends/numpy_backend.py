@@ -112,10 +112,10 @@ class NumpyBackend(Backend):
         if family[0] == "binary":
             lo, hi = family[1:]
 
-            def binary(stream, field, beta, out, bias=None):
-                kernels.binary(stream, field["linear"], bias, beta, hi - lo, lo, hi, out)
+            def binary(stream, field, beta, out, bias=None, index=None):
+                kernels.binary(stream, field["linear"], bias, beta, hi - lo, lo, hi, out, index)
 
-            binary.takes_bias = True
+            binary.takes_bias = binary.takes_index = True
             return binary
 
         def gaussian(stream, field, beta, out):
