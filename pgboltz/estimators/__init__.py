@@ -1,7 +1,8 @@
 """Estimators: free energies, exact log-likelihoods, AIS (forward and reverse). They never train."""
 
 from ..model import independent_groups
-from .ais import AISResult, ConditionalAIS, ais, conditional_ais, base_rate_biases, default_betas, summed_groups
+from .ais import (AISResult, ConditionalAIS, ais, base_rate_biases, centred_ais, conditional_ais, default_betas,
+                  default_gammas, summed_groups)
 from .conditional import conditional_log_likelihood, conditional_log_z
 from .bound import Bound, dbn_bound, deep_bound, factorised_sampler, importance_bound, mean_field_bound
 from .evaluate import Evaluation, base_rate_log_likelihood, evaluate

@@ -23,7 +23,8 @@ import numpy as np
 
 from ..errors import TooLargeError
 from ..exact import log_z as exact_log_z
-from .ais import as_field, ais, base_rate_biases, default_betas, undirected_part
+from .ais import (ais, as_field, base_rate_biases, centred_ais, default_betas, default_gammas, hidden_couplings,
+                  undirected_part)
 from .free_energy import free_energy
 
 
@@ -83,10 +84,25 @@ def base_rate_log_likelihood(graph, base: dict, data: dict) -> float:
     return total
 
 
-def evaluate(graph, data: dict, train: dict, ais_runs: int = 100, n_betas: int = 14500, seed: int = 0,
+def hidden_centres(graph, train: dict, rows: int = 1000) -> dict:
+    """Mean activities of the hidden groups under the mean-field posteriors of (the first ``rows`` of) the
+    training data: the centres of :func:`pgboltz.estimators.centred_ais`."""
+    from .bound import mean_field_bound
+
+    sub = {g: x[:rows] for g, x in train.items()}
+    means = mean_field_bound(graph, sub).means
+    return {g: np.asarray(m, dtype=np.float64).reshape(len(m), -1).mean(axis=0) for g, m in means.items()}
+
+
+def evaluate(graph, data: dict, train: dict, ais_runs: int = 100, n_betas: int | None = None, seed: int = 0,
              backend="numpy", dtype="float32", reverse: bool = True, reverse_sweeps: int = 1000,
              progress: bool = False, bound_samples: int = 100) -> Evaluation:
     """Average log p(v) over ``data``; ``train`` fits the base-rate model (as in Salakhutdinov & Murray).
+
+    log Z is exact when enumeration is small enough, else AIS: ``n_betas`` intermediate distributions
+    (default 14500, Salakhutdinov & Murray's schedule), or for a deep Boltzmann machine the two-stage
+    centred path of :func:`pgboltz.estimators.centred_ais` (default 22000: 6/22 of them to the decoupled
+    model, the rest switching the hidden layers' couplings on, centred on ``train``'s mean-field activities).
 
     ``bound_samples``: importance samples per example when a deep model's -F(v) is replaced by a bound."""
     base = base_rate_biases(graph, train)
@@ -109,10 +125,30 @@ def evaluate(graph, data: dict, train: dict, ais_runs: int = 100, n_betas: int =
                           None if importance is None else importance - lz)
     except TooLargeError:
         pass
-    betas = default_betas(n_betas)
-    fwd = ais(graph, base, runs=ais_runs, betas=betas, seed=seed, backend=backend, dtype=dtype, progress=progress)
+    undirected = undirected_part(graph)
+    if undirected.visible and hidden_couplings(undirected):  # a DBM: switch the hidden couplings on last
+        centres = hidden_centres(undirected, train)
+        n_all = 22000 if n_betas is None else int(n_betas)
+        n1 = max(2, round(n_all * 6 / 22))
+        betas, gammas = np.linspace(0.0, 1.0, n1), default_gammas(max(2, n_all - n1))
+
+        def run(**kw):
+            return centred_ais(graph, base, centres, runs=ais_runs, betas=betas, gammas=gammas, backend=backend,
+                               dtype=dtype, progress=progress, **kw)
+
+        path = (f"{len(betas)} betas to the decoupled model + {len(gammas)} steps switching the hidden layers' "
+                "couplings on (centred)")
+    else:
+        betas = default_betas(14500 if n_betas is None else n_betas)
+
+        def run(**kw):
+            return ais(graph, base, runs=ais_runs, betas=betas, backend=backend, dtype=dtype, progress=progress,
+                       **kw)
+
+        path = f"{len(betas)} betas"
+    fwd = run(seed=seed)
     conservative = None
-    details = f"{extra}; {ais_runs} AIS runs x {len(betas)} betas"
+    details = f"{extra}; {ais_runs} AIS runs x {path}"
     if reverse:
         from ..sampling import GibbsSampler
 
@@ -120,8 +156,7 @@ def evaluate(graph, data: dict, train: dict, ais_runs: int = 100, n_betas: int =
         init = {g: x[rows] for g, x in data.items()}
         s = GibbsSampler(graph, chains=ais_runs, backend=backend, seed=seed + 1, dtype=dtype, init=init)
         s.sweep(reverse_sweeps)
-        rev = ais(graph, base, runs=ais_runs, betas=betas, seed=seed + 2, backend=backend, dtype=dtype,
-                  reverse_from=s.get_states(), progress=progress)
+        rev = run(seed=seed + 2, reverse_from=s.get_states())
         s.backend.close()
         conservative = (neg_f - rev.log_z, neg_f - rev.upper, neg_f - rev.lower)
         start = "" if any(f.directed for f in graph.factors) else " started at data"

@@ -290,7 +290,13 @@ class Factor:
 
     # -- helpers -------------------------------------------------------------
     def device_params(self, backend) -> DeviceParams:
-        return DeviceParams({k: backend.asarray(v) for k, v in self.params.items()})
+        """The parameters on ``backend``: copies, never views of the host arrays (NumPy in the host's dtype
+        would otherwise hand back the same memory, and writing the device copy would edit the graph)."""
+        out = DeviceParams()
+        for k, v in self.params.items():
+            a = backend.asarray(v)
+            out[k] = a.copy() if isinstance(a, np.ndarray) and np.shares_memory(a, v) else a
+        return out
 
     def __repr__(self):
         return f"<{self.label}>"
