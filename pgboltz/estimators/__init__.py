@@ -12,4 +12,5 @@ from .likelihood import exact_log_likelihood
 __all__ = ["free_energy", "independent_groups", "exact_log_likelihood", "ais", "AISResult", "base_rate_biases",
            "default_betas", "summed_groups", "evaluate", "Evaluation", "base_rate_log_likelihood",
            "Bound", "mean_field_bound", "importance_bound", "dbn_bound", "deep_bound", "factorised_sampler",
-           "conditional_log_z", "conditional_log_likelihood", "conditional_ais", "ConditionalAIS"]
+           "conditional_log_z", "conditional_log_likelihood", "conditional_ais", "ConditionalAIS", "centred_ais",
+           "default_gammas"]
