@@ -136,6 +136,7 @@ class _PartUpdate:
         self.scatter = None
         if self.index_dev is not None and self.halves is None and getattr(self.kernel, "takes_index", False):
             self.scatter = self.index_dev
+            self.out = None  # the draws go straight into the group's states
         # a fused kernel draws its own randomness: no noise buffer
         self.noise = None if self.kernel is not None else be.empty((chains, n))
 

@@ -237,7 +237,8 @@ def ais_estimates(graph, data: dict, train: dict, runs: int = 50, n_betas: int =
                   backend="numpy", reverse_sweeps: int = 1000, progress: bool = False) -> AISEstimates:
     """:func:`~pgboltz.estimators.evaluate`'s estimates; when it is exact, forward and reverse AIS are
     run as well (the same way, same seeds) to show them against the exact value."""
-    from .estimators import ais, base_rate_biases, default_betas, evaluate
+    from .estimators import base_rate_biases, evaluate
+    from .estimators.evaluate import ais_runner
     from .sampling import GibbsSampler
 
     ev = evaluate(graph, data, train, ais_runs=runs, n_betas=n_betas, seed=seed, backend=backend,
@@ -246,13 +247,12 @@ def ais_estimates(graph, data: dict, train: dict, runs: int = 50, n_betas: int =
         return AISEstimates((ev.log_likelihood, *ev.interval), ev.conservative, None, ev.base_rate, ev.numerator,
                             runs, n_betas, ev.n)
     neg_f = ev.log_likelihood + ev.log_z  # average -F(v) (or its bound)
-    base, betas = base_rate_biases(graph, train), default_betas(n_betas)
-    fwd = ais(graph, base, runs=runs, betas=betas, seed=seed, backend=backend, progress=progress)
+    run, _ = ais_runner(graph, base_rate_biases(graph, train), train, runs, n_betas, backend, progress=progress)
+    fwd = run(seed=seed)  # the path evaluate would take (centred for a DBM)
     rows = np.random.default_rng(seed).choice(ev.n, size=runs, replace=runs > ev.n)
     s = GibbsSampler(graph, chains=runs, backend=backend, seed=seed + 1, init={g: x[rows] for g, x in data.items()})
     s.sweep(reverse_sweeps)
-    rev = ais(graph, base, runs=runs, betas=betas, seed=seed + 2, backend=backend, reverse_from=s.get_states(),
-              progress=progress)
+    rev = run(seed=seed + 2, reverse_from=s.get_states())
     s.backend.close()
     return AISEstimates((neg_f - fwd.log_z, neg_f - fwd.upper, neg_f - fwd.lower),
                         (neg_f - rev.log_z, neg_f - rev.upper, neg_f - rev.lower), ev.log_likelihood, ev.base_rate,

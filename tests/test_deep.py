@@ -331,7 +331,8 @@ def test_centred_two_stage_ais_brackets_the_exact_log_z_of_a_dbm():
     g = dbm([10, 5, 9], seed=3, scale=1.5)
     exact = log_z(g)
     centres = {"h1": np.full(5, 0.3), "h2": np.full(9, 0.6)}
-    dec, start, delta = centred_parts(g, centres)
+    path, dec, start, delta = centred_parts(g, centres)
+    assert path is g
     assert [f.kind for f in dec.factors].count("dense") == 1 and exact - log_z(dec) > 5  # the couplings matter
     kw = dict(runs=4000, betas=np.linspace(0, 1, 50), gammas=np.linspace(0, 1, 50), seed=0, dtype="float64")
     fwd = centred_ais(g, {"v": np.zeros(10)}, centres, **kw)
@@ -371,3 +372,28 @@ def test_compiled_parameters_are_copies_of_the_graph_s():
     m = CompiledModel(g, 2, dtype="float64")
     m.set_params(0, W=np.full((4, 3), 9.0))
     assert all(np.array_equal(before[k][n], f.params[n]) for k, f in enumerate(g.factors) for n in f.params)
+
+
+def test_centred_ais_carries_the_shift_on_an_added_bias_and_refuses_wrong_centres():
+    """A DBM whose hidden groups have no bias factor is still a DBM: the path graph gets zero biases (the
+    same energy) to carry the centring's shift; centres of the wrong size are refused by name."""
+    from pgboltz import Bias, DataError, Dense, FactorGraph
+    from pgboltz.estimators import centred_ais
+    from pgboltz.estimators.ais import centred_parts
+    from pgboltz.exact import log_z
+
+    r = np.random.default_rng(4)
+    g = FactorGraph("dbm-nobias")
+    for name, n in (("v", 6), ("h1", 4), ("h2", 3)):
+        g.add_group(name, n, role="visible" if name == "v" else "hidden")
+    g.add_factor(Dense("v", "h1", r.normal(0, 1.0, (6, 4))))
+    g.add_factor(Dense("h1", "h2", r.normal(0, 1.5, (4, 3))))
+    g.add_factor(Bias("v", r.normal(size=6)))
+    centres = {"h1": np.full(4, 0.4), "h2": np.full(3, 0.5)}
+    path, dec, start, delta = centred_parts(g, centres)
+    assert path is not g and len(path.factors) == len(g.factors) + 2 and len(g.factors) == 3
+    kw = dict(runs=4000, betas=np.linspace(0, 1, 50), gammas=np.linspace(0, 1, 50), seed=0, dtype="float64")
+    res = centred_ais(g, {"v": np.zeros(6)}, centres, **kw)
+    assert res.lower <= log_z(g) <= res.upper
+    with pytest.raises(DataError, match="centre of 'h1' has 3 values; the group has 4 units"):
+        centred_ais(g, {"v": np.zeros(6)}, {"h1": np.zeros(3), "h2": np.zeros(3)}, **kw)

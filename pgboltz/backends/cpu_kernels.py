@@ -30,10 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is a dependency; the array path is the fallback
-    numba = None
+import importlib.util
 
 F = np.float32
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
@@ -43,8 +40,8 @@ _SHIFT = np.uint64(32)
 
 
 def available() -> bool:
-    """True if Numba can be imported (the kernels can be compiled)."""
-    return numba is not None
+    """True if Numba is installed (the kernels can be compiled); it is imported only when they are built."""
+    return importlib.util.find_spec("numba") is not None
 
 
 _compiled = {}
@@ -62,6 +59,8 @@ def kernels():
 
 
 def _build(cache: bool):
+    import numba
+
     jit = numba.njit(nogil=True, cache=cache, boundscheck=False, error_model="numpy")
     inline = numba.njit(inline="always", boundscheck=False)
 
@@ -345,6 +344,13 @@ def _build(cache: bool):
             "checkerboard": checkerboard, "pool": pool}
 
 
+def launch_words(launches) -> tuple:
+    """The key and counter words (k0, k1, c2, c3) of the next launch of ``launches``
+    (:class:`pgboltz.backends.fused.Launches`), as the kernels take them."""
+    (k0, k1), (c2, c3) = launches.key, launches.next()
+    return np.uint32(k0), np.uint32(k1), np.uint32(c2), np.uint32(c3)
+
+
 class CpuKernels:
     """Launch helpers with the GPU kernels' arguments (:class:`pgboltz.backends.fused.FusedKernels`), one
     :class:`~pgboltz.backends.fused.Launches` per random stream."""
@@ -357,10 +363,7 @@ class CpuKernels:
         self.k = kernels()
 
     def _key(self, stream):
-        launches = self.launches[stream]
-        k0, k1 = launches.key
-        c2, c3 = launches.next()
-        return np.uint32(k0), np.uint32(k1), np.uint32(c2), np.uint32(c3)
+        return launch_words(self.launches[stream])
 
     def _beta(self, beta, rows):
         if np.ndim(beta) == 0:
@@ -384,6 +387,13 @@ class CpuKernels:
         (K, H, W), (C1, C2) = shape, size
         self.k["pool"](det, pool, beta_rows, has_beta_rows, beta_scalar, det_out, pool_out, K, H, W, C1, C2,
                        *self._key(stream))
+
+    def checkerboard(self, words, x, params, uniform, chains, shape, colour, beta_gap, lo, hi):
+        """One colour of a half-sweep of int8 states ``x`` for chains ``chains`` (a slice) of the launch
+        ``words`` (:func:`launch_words`; every chunk of one launch shares them)."""
+        H, W = shape
+        self.k["checkerboard"](x, *params, uniform, chains.start, chains.stop, H, W, colour, F(beta_gap), np.int8(lo),
+                               np.int8(hi), *words)
 
     def gaussian(self, stream, eta, lam, beta, out):
         rows = eta.shape[0]

@@ -74,8 +74,9 @@ class NumpyBackend(Backend):
         #: the fused kernels draw float32 updates (with Numba); False: the array code
         self.fused = bool(fused) and resolve_dtype(dtype) == np.float32 and cpu_kernels.available()
         self._kernels = None
-        #: compiled sparse fields and column scatters, in either dtype
-        self._compiled_sparse = bool(fused) and cpu_kernels.available()
+        #: the Numba kernels usable in either dtype: sparse fields, column scatters, the checkerboard
+        #: sampler's int8 lattice
+        self.compiled = bool(fused) and cpu_kernels.available()
         super().__init__(seed=seed, dtype=dtype, streams=streams)
         n_cpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         self.threads = max(1, min(self.n_streams, n_cpu if threads is None else int(threads)))
@@ -96,7 +97,7 @@ class NumpyBackend(Backend):
 
     @property
     def csr_rows(self):
-        return cpu_kernels.kernels()["csr_rows"] if self._compiled_sparse else None
+        return cpu_kernels.kernels()["csr_rows"] if self.compiled else None
 
     def kernels(self) -> cpu_kernels.CpuKernels:
         """The fused CPU kernels (compiled on first use; Numba caches them on disk)."""
@@ -151,7 +152,7 @@ class NumpyBackend(Backend):
         np.take(a, indices, axis=1, out=out, mode="clip")
 
     def scatter_columns(self, a, indices, values):
-        if self._compiled_sparse and a.dtype == values.dtype and indices.dtype == np.intp:
+        if self.compiled and a.dtype == values.dtype and indices.dtype == np.intp:
             cpu_kernels.kernels()["scatter_columns"](a, indices, values)
         else:
             a[:, indices] = values

@@ -379,8 +379,8 @@ def hidden_couplings(graph) -> list:
 
 
 def centred_parts(graph, centres: dict):
-    """The two ends of the coupling path of :func:`centred_ais`: ``(decoupled graph, {factor index: {param:
-    theta_0}}, {factor index: {param: theta_1 - theta_0}})``.
+    """The two ends of the coupling path of :func:`centred_ais`: ``(path graph, decoupled graph, {factor
+    index: {param: theta_0}}, {factor index: {param: theta_1 - theta_0}})``, factor indices of the path graph.
 
     Each coupling between hidden groups a and b, written around centres m_a, m_b,
 
@@ -389,50 +389,59 @@ def centred_parts(graph, centres: dict):
     is switched on as ``gamma (x_a - m_a)^T W (x_b - m_b)``: along gamma the coupling is gamma W and the
     biases b_a + (1 - gamma) W m_b, b_b + (1 - gamma) W^T m_a (the constant does not depend on x, so it
     changes no ratio of the path and is left out). At gamma = 0 the hidden groups are coupled to the layer
-    below only: the decoupled graph, whose log Z the ordinary path from the base model estimates."""
+    below only: the decoupled graph, whose log Z the ordinary path from the base model estimates. The path
+    graph is ``graph`` itself, or, where a shifted group has no bias factor, a copy with a zero bias added
+    (the same energy); a group with several bias factors carries the shift on its first."""
     from ..graph import FactorGraph
 
     couplings = hidden_couplings(graph)
     if not couplings:
         raise GraphError(f"{graph.name}: centred AIS switches on couplings between hidden groups; there are none")
-    shift = {}
+    shift, m = {}, {}
     for k in couplings:
         f = graph.factors[k]
-        a, b = f.groups
-        for g in (a, b):
+        for g in f.groups:
             grp = graph.group(g)
             if getattr(grp.units, "support", None) is None or len(grp.units.support) != 2:
                 raise GraphError(f"{graph.name}: centred AIS needs binary hidden units; {g!r} has {grp.units.name}")
             if g not in centres:
                 raise GraphError(f"centred AIS: no centre given for hidden group {g!r}")
+            m[g] = np.asarray(centres[g], np.float64).reshape(-1)
+            if m[g].size != grp.size:
+                raise DataError(f"centred AIS: the centre of {g!r} has {m[g].size} values; the group has "
+                                f"{grp.size} units")
+        a, b = f.groups
         W = f.params["W"].astype(np.float64)
-        shift[a] = shift.get(a, 0.0) + W @ np.asarray(centres[b], np.float64).reshape(-1)
-        shift[b] = shift.get(b, 0.0) + W.T @ np.asarray(centres[a], np.float64).reshape(-1)
-    biases = {}
-    for k, f in enumerate(graph.factors):
-        if isinstance(f, Bias) and f.group in shift:
-            if f.group in biases:
-                raise GraphError(f"{graph.name}: group {f.group!r} has two bias factors; merge them")
-            biases[f.group] = k
-    missing = set(shift) - set(biases)
+        shift[a] = shift.get(a, 0.0) + W @ m[b]
+        shift[b] = shift.get(b, 0.0) + W.T @ m[a]
+    path = graph
+    missing = [g for g in shift if not any(isinstance(f, Bias) and f.group == g for f in graph.factors)]
     if missing:
-        raise GraphError(f"{graph.name}: centred AIS shifts the biases of {sorted(missing)}, which have none; "
-                         "add a bias factor")
+        path = FactorGraph(graph.name, getattr(graph, "description", ""))
+        for g, grp in graph.groups.items():
+            path.add_group(g, grp.shape, grp.units, grp.role)
+        for f in graph.factors:
+            path.add_factor(f)
+        for g in missing:
+            path.add_factor(Bias(g, np.zeros(graph.group(g).size), name=f"__centre_bias_{g}"))
+    first_bias = {}
+    for k, f in enumerate(path.factors):
+        if isinstance(f, Bias) and f.group in shift:
+            first_bias.setdefault(f.group, k)
     dec = FactorGraph(graph.name + "-decoupled", f"{graph.name} with its hidden layers' couplings off")
     for g, grp in graph.groups.items():
         dec.add_group(g, grp.shape, grp.units, grp.role)
     start, delta = {}, {}
-    for k, f in enumerate(graph.factors):
+    for k, f in enumerate(path.factors):
         if k in couplings:
             start[k], delta[k] = {"W": np.zeros_like(f.params["W"])}, {"W": f.params["W"].astype(np.float64)}
-            continue
-        if isinstance(f, Bias) and f.group in shift:
+        elif k in first_bias.values():
             b0 = f.params["b"].astype(np.float64) + shift[f.group]
             start[k], delta[k] = {"b": b0}, {"b": -shift[f.group]}
             dec.add_factor(Bias(f.group, b0, name=f.name))
-            continue
-        dec.add_factor(f)
-    return dec, start, delta
+        else:
+            dec.add_factor(f)
+    return path, dec, start, delta
 
 
 class _CouplingPath:
@@ -534,8 +543,7 @@ def centred_ais(graph, base: dict, centres: dict, runs: int = 100, betas=None, g
         if s.ndim != 1 or len(s) < 2 or s[0] != 0 or s[-1] != 1 or np.any(np.diff(s) <= 0):
             raise DataError(f"{name} must rise strictly from 0 to 1")
     t0 = time.perf_counter()
-    graph = undirected_part(graph)
-    dec, start, delta = centred_parts(graph, centres)
+    graph, dec, start, delta = centred_parts(undirected_part(graph), centres)
     first = _Path(dec, base, runs, seed, backend, dtype)
     second = _CouplingPath(graph, start, delta, runs, int(np.random.SeedSequence([seed, 2]).generate_state(1)[0]),
                            backend, dtype)
@@ -575,5 +583,7 @@ def centred_ais(graph, base: dict, centres: dict, runs: int = 100, betas=None, g
         log_z, lo, hi = log_z0 - mid, log_z0 - hi_w, log_z0 - lo_w if np.isfinite(lo_w) else np.inf
         direction = "reverse"
     bar.close()
+    first.sampler.backend.close()
+    second.sampler.backend.close()
     return AISResult(float(log_z), float(lo), float(hi), log_w, log_z0, direction, runs, len(betas) + len(gammas),
                      time.perf_counter() - t0)

@@ -84,13 +84,41 @@ def base_rate_log_likelihood(graph, base: dict, data: dict) -> float:
     return total
 
 
-def hidden_centres(graph, train: dict, rows: int = 1000) -> dict:
-    """Mean activities of the hidden groups under the mean-field posteriors of (the first ``rows`` of) the
+def ais_runner(graph, base: dict, train: dict, runs: int, n_betas: int | None, backend="numpy", dtype="float32",
+               progress: bool = False):
+    """(``run(seed=, reverse_from=None) -> AISResult``, a description of the path) for ``graph``: the centred
+    two-stage path of :func:`pgboltz.estimators.centred_ais` for a deep Boltzmann machine (default 22000
+    steps, 6/22 of them to the decoupled model), else :func:`pgboltz.estimators.ais` (default 14500 betas on
+    Salakhutdinov & Murray's schedule)."""
+    undirected = undirected_part(graph)
+    if undirected.visible and hidden_couplings(undirected):  # a DBM: switch the hidden couplings on last
+        centres = hidden_centres(undirected, train, backend=backend)
+        n_all = 22000 if n_betas is None else int(n_betas)
+        n1 = max(2, round(n_all * 6 / 22))
+        betas, gammas = np.linspace(0.0, 1.0, n1), default_gammas(max(2, n_all - n1))
+
+        def run(**kw):
+            return centred_ais(graph, base, centres, runs=runs, betas=betas, gammas=gammas, backend=backend,
+                               dtype=dtype, progress=progress, **kw)
+
+        return run, (f"{len(betas)} betas to the decoupled model + {len(gammas)} steps switching the hidden "
+                     "layers' couplings on (centred)")
+    betas = default_betas(14500 if n_betas is None else n_betas)
+
+    def run(**kw):
+        return ais(graph, base, runs=runs, betas=betas, backend=backend, dtype=dtype, progress=progress, **kw)
+
+    return run, f"{len(betas)} betas"
+
+
+def hidden_centres(graph, train: dict, rows: int = 1000, backend="numpy") -> dict:
+    """Mean activities of the hidden groups under the mean-field posteriors of ``rows`` random rows of the
     training data: the centres of :func:`pgboltz.estimators.centred_ais`."""
     from .bound import mean_field_bound
 
-    sub = {g: x[:rows] for g, x in train.items()}
-    means = mean_field_bound(graph, sub).means
+    n = next(iter(train.values())).shape[0]
+    pick = np.random.default_rng(0).choice(n, size=min(rows, n), replace=False)  # spread over the whole set
+    means = mean_field_bound(graph, {g: x[pick] for g, x in train.items()}, backend=backend).means
     return {g: np.asarray(m, dtype=np.float64).reshape(len(m), -1).mean(axis=0) for g, m in means.items()}
 
 
@@ -125,27 +153,7 @@ def evaluate(graph, data: dict, train: dict, ais_runs: int = 100, n_betas: int |
                           None if importance is None else importance - lz)
     except TooLargeError:
         pass
-    undirected = undirected_part(graph)
-    if undirected.visible and hidden_couplings(undirected):  # a DBM: switch the hidden couplings on last
-        centres = hidden_centres(undirected, train)
-        n_all = 22000 if n_betas is None else int(n_betas)
-        n1 = max(2, round(n_all * 6 / 22))
-        betas, gammas = np.linspace(0.0, 1.0, n1), default_gammas(max(2, n_all - n1))
-
-        def run(**kw):
-            return centred_ais(graph, base, centres, runs=ais_runs, betas=betas, gammas=gammas, backend=backend,
-                               dtype=dtype, progress=progress, **kw)
-
-        path = (f"{len(betas)} betas to the decoupled model + {len(gammas)} steps switching the hidden layers' "
-                "couplings on (centred)")
-    else:
-        betas = default_betas(14500 if n_betas is None else n_betas)
-
-        def run(**kw):
-            return ais(graph, base, runs=ais_runs, betas=betas, backend=backend, dtype=dtype, progress=progress,
-                       **kw)
-
-        path = f"{len(betas)} betas"
+    run, path = ais_runner(graph, base, train, ais_runs, n_betas, backend, dtype, progress)
     fwd = run(seed=seed)
     conservative = None
     details = f"{extra}; {ais_runs} AIS runs x {path}"

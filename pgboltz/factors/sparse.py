@@ -44,6 +44,13 @@ def ell_layout(rows: np.ndarray, cols: np.ndarray, edge: np.ndarray, n_rows: int
     return nbr, slot_edge
 
 
+def csr_layout(rows: np.ndarray, cols: np.ndarray, edge: np.ndarray, n_rows: int):
+    """Contributions sorted by row (then column) as CSR: ``(indptr, cols, edge)``."""
+    order = np.lexsort((cols, rows))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))]).astype(np.int64)
+    return indptr, cols[order], edge[order]
+
+
 #: bytes of source rows a neighbour-list field works on at once (about a core's share of the last-level cache)
 ROWS_IN_CACHE_BYTES = 4 << 20
 
@@ -137,9 +144,7 @@ class _CsrTerm(FieldTerm):
     edge weights (a copy: rebuilt when ``w`` changes)."""
 
     def __init__(self, source, rows, cols, edge, n_rows, n_cols, w, backend):
-        order = np.lexsort((cols, rows))
-        rows, cols, edge = rows[order], cols[order], edge[order]
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
+        indptr, cols, edge = csr_layout(rows, cols, edge, n_rows)
         data = w[backend.asarray(edge, dtype=np.intp)]
         self.source = source
         self.A = backend.csr(data, backend.asarray(cols, dtype=np.int32), backend.asarray(indptr, dtype=np.int32),
@@ -165,9 +170,7 @@ class _CsrRowsTerm(FieldTerm):
     (rebuilt when ``w`` changes)."""
 
     def __init__(self, source, rows, cols, edge, n_rows, w, backend):
-        order = np.lexsort((cols, rows))
-        rows, cols, edge = rows[order], cols[order], edge[order]
-        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))]).astype(np.int64)
+        self.indptr, cols, edge = csr_layout(rows, cols, edge, n_rows)
         self.indices = np.ascontiguousarray(cols, dtype=np.int64)
         self.data = np.ascontiguousarray(w[np.asarray(edge, dtype=np.intp)])
         self.source, self.n_part, self.kernel = source, n_rows, backend.csr_rows

@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from ..backends import get_backend
+from ..backends.cpu_kernels import launch_words
 from ..backends.fused import Launches
 from ..errors import GraphError
 from ..factors.bias import Bias
@@ -86,7 +87,8 @@ class CheckerboardSampler:
         else:
             self.kernels = None
             self.launches = Launches(seed, 0)  # the GPU's stream 0 for this seed: the same numbers
-            self.compiled = be.kernels().k["checkerboard"] if be.fused else None
+            # int8 states and float32 parameters whatever the backend's dtype: compiled wherever Numba is
+            self.compiled = be.kernels() if be.compiled else None
             self.params = [np.ascontiguousarray(a[:1, :1] if self.uniform else a) for a in self.host_params]
         self.sweeps_done = 0
 
@@ -95,13 +97,11 @@ class CheckerboardSampler:
         if self.kernels is not None:
             self.kernels.checkerboard(self.x, *self.params, colour, bg, self.lo, self.hi, self.uniform)
         elif self.compiled is not None:  # one launch, its chains cut into chunks on the backend's threads
-            (k0, k1), (c2, c3) = self.launches.key, self.launches.next()
-            H, W = self.shape
-            words = tuple(np.uint32(v) for v in (k0, k1, c2, c3))
+            words = launch_words(self.launches)
 
             def chunk(_, rows):
-                self.compiled(self.x, *self.params, self.uniform, rows.start, rows.stop, H, W, colour, bg,
-                              np.int8(self.lo), np.int8(self.hi), *words)
+                self.compiled.checkerboard(words, self.x, self.params, self.uniform, rows, self.shape, colour, bg,
+                                           self.lo, self.hi)
 
             self.backend.map_rows(chunk, self.backend.chunks(self.chains))
         else:
