@@ -206,7 +206,8 @@ def test_checkerboard_sampler_on_the_cpu_runs_the_compiled_twin_of_the_reference
 
     r = np.random.default_rng(2)
     for g in (ising(6, 8, J=0.4, field=0.1), ising(6, 8, J=(r.normal(size=(6, 8)), r.normal(size=(6, 8))))):
-        a = CheckerboardSampler(g, chains=37, backend=NumpyBackend(seed=3, threads=threads), seed=3)
+        a = CheckerboardSampler(g, chains=37, backend=NumpyBackend(seed=3, threads=threads, dtype="float64"),
+                                seed=3)  # int8 states, float32 parameters: compiled whatever the dtype
         b = CheckerboardSampler(g, chains=37, backend=NumpyBackend(seed=3, fused=False), seed=3)
         assert a.compiled is not None and b.compiled is None
         a.sweep(4)
