@@ -95,7 +95,7 @@ def test_fused_binary_kernel_equals_the_reference_bit_for_bit(spin, with_bias, p
     for max_blocks in (k.max_blocks, 1):
         k.max_blocks = max_blocks
         counter = k.launches.count
-        k.binary(be.asarray(field), None if bias is None else be.asarray(bias),
+        k.binary(0, be.asarray(field), None if bias is None else be.asarray(bias),
                  be.asarray(beta) if per_row_beta else beta, hi - lo, lo, hi, out)
         expected = ref.binary_update(field, bias, beta if per_row_beta else None, 0.8, hi - lo, lo, hi,
                                      k.launches.key, (counter, 0))
@@ -111,7 +111,7 @@ def test_fused_gaussian_and_pool_kernels_equal_the_reference_bit_for_bit():
     lam = r.uniform(0.3, 4, (513, 77)).astype(np.float32)
     out = be.empty(eta.shape)
     c = k.launches.count
-    k.gaussian(be.asarray(eta), be.asarray(lam), 0.7, out)
+    k.gaussian(0, be.asarray(eta), be.asarray(lam), 0.7, out)
     exp = ref.gaussian_update(eta, lam, None, 0.7, k.launches.key, (c, 0))
     assert np.array_equal(be.to_numpy(out).view(np.uint32), exp.view(np.uint32))
     for C in (1, 2, 3):
@@ -120,7 +120,7 @@ def test_fused_gaussian_and_pool_kernels_equal_the_reference_bit_for_bit():
         pool = r.normal(0, 1, (257, K * 8)).astype(np.float32)
         d_out, p_out = be.empty(det.shape), be.empty(pool.shape)
         c = k.launches.count
-        k.pool(be.asarray(det), be.asarray(pool), 1.3, d_out, p_out, (K, H, W), (C, C))
+        k.pool(0, be.asarray(det), be.asarray(pool), 1.3, d_out, p_out, (K, H, W), (C, C))
         rd, rp = ref.pool_update(det, pool, None, 1.3, (K, H, W), (C, C), k.launches.key, (c, 0))
         assert np.array_equal(be.to_numpy(d_out), rd) and np.array_equal(be.to_numpy(p_out), rp)
 

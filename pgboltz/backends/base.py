@@ -92,6 +92,19 @@ class Backend:
     def to_numpy(self, x) -> np.ndarray:
         raise NotImplementedError
 
+    #: whether fused kernels draw the updates they can (a backend with :meth:`kernels` sets it)
+    fused = False
+    #: the binary kernel can write a part of a group into the group's states by column index
+    kernels_take_index = False
+    #: the largest pooling block the pooling kernel takes (None: any)
+    max_pool_block = None
+
+    def kernels(self):
+        """The fused kernels: ``binary(stream, field, bias, beta, gap, lo, hi, out, index=None)``,
+        ``gaussian(stream, eta, lam, beta, out)`` and ``pool(stream, det, pool, beta, det_out, pool_out,
+        shape, size)``; only backends with ``fused`` set have them."""
+        raise NotImplementedError
+
     def fused_update(self, units, slots):
         """A fused kernel for drawing units of type ``units`` from the given ``slots``, or None.
 
@@ -100,11 +113,26 @@ class Backend:
         ``out``. A kernel with ``takes_bias = True`` also takes ``bias=`` (the group's bias vector,
         which the model then leaves out of the field); one with ``takes_index = True`` takes ``index=``
         and then writes column j of the draw into column ``index[j]`` of ``out`` (the group's states:
-        a part drawn without a write-back). The array code (noise buffer +
-        ``units.sample_``) is the fallback and the reference a kernel is tested against.
-        Default: no kernels.
+        a part drawn without a write-back). The array code (noise buffer + ``units.sample_``) is the
+        fallback and the reference a kernel is tested against. None without ``fused``.
         """
-        return None
+        family = fused_family(units, slots) if self.fused else None
+        if family is None:
+            return None
+        kernels = self.kernels()
+        if family[0] == "binary":
+            lo, hi = family[1:]
+
+            def binary(stream, field, beta, out, bias=None, index=None):
+                kernels.binary(stream, field["linear"], bias, beta, hi - lo, lo, hi, out, index)
+
+            binary.takes_bias, binary.takes_index = True, self.kernels_take_index
+            return binary
+
+        def gaussian(stream, field, beta, out):
+            kernels.gaussian(stream, field["linear"], field["precision"], beta, out)
+
+        return gaussian
 
     #: whether :meth:`csr` gives sparse matrices (sparse factors then use one product per update)
     has_sparse = False
@@ -118,8 +146,20 @@ class Backend:
 
     def fused_joint(self, dist):
         """A fused kernel for a joint distribution (max pooling), called as ``kernel(stream, fields,
-        beta, outs)``, or None (the default: the distribution's own ``sample_``)."""
-        return None
+        beta, outs)``, or None (without ``fused``, or a block larger than ``max_pool_block``: the
+        distribution's own ``sample_``)."""
+        shape = getattr(dist, "block_shape", None)
+        if not self.fused or shape is None or (self.max_pool_block is not None and dist.n > self.max_pool_block):
+            return None
+        K, Hb, C1, Wb, C2 = shape
+        d, p = dist.groups
+        kernels = self.kernels()
+
+        def pool(stream, fields, beta, outs):
+            kernels.pool(stream, fields[d]["linear"], fields[p]["linear"], beta, outs[d], outs[p],
+                         (K, Hb * C1, Wb * C2), (C1, C2))
+
+        return pool
 
     def available_memory(self) -> int:
         """Bytes free for this backend's arrays (host memory; device memory on a GPU)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BackendUnavailable
-from .base import Backend, fused_family
+from .base import Backend
 
 
 def import_cupy():
@@ -46,6 +46,7 @@ class CupyBackend(Backend):
     with exactly the CuPy calls used here, to exercise this code without a GPU)."""
 
     name = "cupy"
+    max_pool_block = 64  # PGB_MAX_POOL of the CUDA kernel
 
     PRECISIONS = ("float32", "tf32")
 
@@ -87,41 +88,8 @@ class CupyBackend(Backend):
             self._kernels = FusedKernels(self.xp, Launches(self._entropy, 0))
         return self._kernels
 
-    def fused_update(self, units, slots):
-        family = fused_family(units, slots) if self.fused else None
-        if family is None:
-            return None
-        kernels = self.kernels()
-        if family[0] == "binary":
-            lo, hi = family[1:]
-
-            def binary(stream, field, beta, out, bias=None):
-                kernels.binary(field["linear"], bias, beta, hi - lo, lo, hi, out)
-
-            binary.takes_bias = True
-            return binary
-
-        def gaussian(stream, field, beta, out):
-            kernels.gaussian(field["linear"], field["precision"], beta, out)
-
-        return gaussian
-
     def csr(self, data, indices, indptr, shape):
         return self._sparse.csr_matrix((data, indices, indptr), shape=shape)
-
-    def fused_joint(self, dist):
-        shape = getattr(dist, "block_shape", None)
-        if not self.fused or shape is None or dist.n > 64:
-            return None
-        K, Hb, C1, Wb, C2 = shape
-        d, p = dist.groups
-        kernels = self.kernels()
-
-        def pool(stream, fields, beta, outs):
-            kernels.pool(fields[d]["linear"], fields[p]["linear"], beta, outs[d], outs[p], (K, Hb * C1, Wb * C2),
-                         (C1, C2))
-
-        return pool
 
     def hot_loop(self, pooled: bool = True):
         if self.precision == "float32":

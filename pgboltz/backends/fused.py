@@ -93,20 +93,23 @@ class FusedKernels:
             return NULL, np.float32(beta)
         return beta, np.float32(1.0)
 
-    def binary(self, field, bias, beta, gap, lo, hi, out):
+    def binary(self, stream, field, bias, beta, gap, lo, hi, out, index=None):
+        """``stream`` is ignored (one launch stream on a GPU); ``index`` is not supported (None)."""
+        if index is not None:
+            raise ValueError("the GPU binary kernel writes contiguous columns; index must be None")
         rows, n = field.shape
         beta_rows, beta_scalar = self._beta(beta)
         self._launch("pgb_binary_update", field.size,
                      (field, NULL if bias is None else bias, beta_rows, beta_scalar, np.float32(gap), np.float32(lo),
                       np.float32(hi), out, np.uint64(field.size), np.int32(n)))
 
-    def gaussian(self, eta, lam, beta, out):
+    def gaussian(self, stream, eta, lam, beta, out):
         rows, n = eta.shape
         beta_rows, beta_scalar = self._beta(beta)
         self._launch("pgb_gaussian_update", eta.size,
                      (eta, lam, beta_rows, beta_scalar, out, np.uint64(eta.size), np.int32(n)))
 
-    def pool(self, det, pool, beta, det_out, pool_out, shape, size):
+    def pool(self, stream, det, pool, beta, det_out, pool_out, shape, size):
         K, H, W = shape
         C1, C2 = size
         beta_rows, beta_scalar = self._beta(beta)

@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import cpu_kernels
-from .base import Backend, fused_family, resolve_dtype
+from .base import Backend, resolve_dtype
 
 #: Below this many elements per call the tail runs inline: threads would cost more than they save.
 PARALLEL_MIN_ELEMENTS = 1 << 16
@@ -68,6 +68,7 @@ class NumpyBackend(Backend):
     ``threads`` only decides how many of those streams run at once."""
 
     name = "numpy"
+    kernels_take_index = True
     xp = np
 
     def __init__(self, seed=0, dtype="float32", streams: int = 4, threads: int | None = None, fused: bool = True):
@@ -104,39 +105,6 @@ class NumpyBackend(Backend):
         if self._kernels is None:
             self._kernels = cpu_kernels.CpuKernels(self._launches)
         return self._kernels
-
-    def fused_update(self, units, slots):
-        family = fused_family(units, slots) if self.fused else None
-        if family is None:
-            return None
-        kernels = self.kernels()
-        if family[0] == "binary":
-            lo, hi = family[1:]
-
-            def binary(stream, field, beta, out, bias=None, index=None):
-                kernels.binary(stream, field["linear"], bias, beta, hi - lo, lo, hi, out, index)
-
-            binary.takes_bias = binary.takes_index = True
-            return binary
-
-        def gaussian(stream, field, beta, out):
-            kernels.gaussian(stream, field["linear"], field["precision"], beta, out)
-
-        return gaussian
-
-    def fused_joint(self, dist):
-        shape = getattr(dist, "block_shape", None)
-        if not self.fused or shape is None:
-            return None
-        K, Hb, C1, Wb, C2 = shape
-        d, p = dist.groups
-        kernels = self.kernels()
-
-        def pool(stream, fields, beta, outs):
-            kernels.pool(stream, fields[d]["linear"], fields[p]["linear"], beta, outs[d], outs[p],
-                         (K, Hb * C1, Wb * C2), (C1, C2))
-
-        return pool
 
     def _make_generator(self, seed_seq):
         return np.random.Generator(np.random.PCG64(seed_seq))
