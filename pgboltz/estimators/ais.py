@@ -453,7 +453,7 @@ class _CouplingPath:
         from ..model import CompiledModel
         from ..sampling import GibbsSampler
 
-        self.graph, self.start, self.delta = graph, start, delta
+        self.graph = graph
         self.summed = summed_groups(graph)
         self.kept = [g for g in graph.groups if g not in self.summed]
         free = list(graph.groups)
@@ -461,15 +461,13 @@ class _CouplingPath:
         self.sampler = GibbsSampler(graph, chains=runs, backend=backend, seed=seed, dtype=dtype, blocks=blocks)
         self.model = m = self.sampler.model
         self.be = be = m.backend
-        # the two ends as models of their own (fields and energies only), on the sampler's backend
-        self.ends = []
-        for params in (start, {k: v for k, v in delta.items()}):
-            end = CompiledModel(graph, runs, backend=be, blocks=False)
-            for k, f in enumerate(graph.factors):
-                values = params.get(k, {} if params is start else {n: np.zeros_like(v) for n, v in f.params.items()})
-                if values:
-                    end.set_params(k, **values)
-            self.ends.append(end)
+        # the two ends as models of their own (fields and energies only), on the sampler's backend: theta_0
+        # (the graph's parameters where start says nothing) and delta (zero where it says nothing)
+        self.ends = [CompiledModel(graph, runs, backend=be, blocks=False) for _ in range(2)]
+        for k, f in enumerate(graph.factors):
+            if k in start:
+                self.ends[0].set_params(k, **start[k])
+            self.ends[1].set_params(k, **delta.get(k, {n: np.zeros_like(v) for n, v in f.params.items()}))
         # kept factors whose parameters change: the others' energies cancel in every step's ratio
         self.kept_changing = [k for k in delta if not set(graph.factors[k].groups) & set(self.summed)]
         self.dev = {k: {n: (be.asarray(start[k][n]), be.asarray(delta[k][n])) for n in delta[k]} for k in delta}
