@@ -33,9 +33,10 @@ import os
 import numpy as np
 
 from .backends import get_backend
-from .backends.base import Backend
+from .backends.base import Backend, fused_family
 from .errors import DataError, GraphError
 from .factors.bias import BiasTerm
+from .factors.sparse import CsrRowsTerm
 from .graph.schedule import as_blocks, checkerboard_parity, derive_blocks
 
 
@@ -225,6 +226,67 @@ class _PartUpdate:
         return change
 
 
+class _SparseSweep:
+    """Whole sweeps of a schedule made only of colour classes of one group of binary units whose field is
+    one sparse coupling within the group (plus its bias): a custom topology's spin glass or BQM. The
+    backend's compiled loop (:meth:`pgboltz.backends.Backend.sparse_sweep`) runs every sweep of a row chunk in
+    one call on chains held transposed in cache, instead of a transpose of every chain per colour class; it
+    computes the fields and draws of the class-by-class updates, so the states are the same bit for bit.
+    The classes' CSR rows, columns, weights and biases are the compiled terms' own (rebuilt with them)."""
+
+    def __init__(self, model, updates, lo, hi):
+        self.model, self.updates, self.group = model, updates, updates[0].group
+        self.lo, self.hi = lo, hi
+        self._terms, self._layout = None, None
+
+    @classmethod
+    def build(cls, model):
+        """The fast path for ``model``, or None when its schedule or backend does not allow it."""
+        be = model.backend
+        flat = [u for block in model.updates for u in block]
+        if not be.sparse_sweeps or not flat or not isinstance(flat[0], _PartUpdate):
+            return None
+        group = flat[0].group
+        for u in flat:
+            if not isinstance(u, _PartUpdate) or u.group != group or u.scatter is None:
+                return None
+            linear = u.terms.by_slot.get("linear", [])
+            if set(u.terms.by_slot) != {"linear"} or len(linear) != 1 or not isinstance(linear[0], CsrRowsTerm) \
+                    or linear[0].source != group:
+                return None
+        family = fused_family(flat[0].units, ("linear",))
+        if family is None or family[0] != "binary":
+            return None
+        return cls(model, flat, *family[1:])
+
+    def layout(self):
+        """``(indptr, indices, data, class_start, units, bias)`` of the classes in schedule order (rebuilt when a
+        class's terms were)."""
+        terms = [(u.terms.by_slot["linear"][0], u.terms.bias) for u in self.updates]
+        if self._terms is None or any(a is not b or c is not d for (a, c), (b, d) in zip(terms, self._terms)):
+            csr = [t for t, _ in terms]
+            sizes = np.array([t.n_part for t in csr])
+            starts = np.concatenate([[0], np.cumsum([t.indptr[-1] for t in csr])])
+            indptr = np.concatenate([t.indptr[:-1] + s for t, s in zip(csr, starts)] + [starts[-1:]])
+            biases = [b for _, b in terms]
+            self._layout = (indptr.astype(np.int64), np.concatenate([t.indices for t in csr]).astype(np.int64),
+                            np.concatenate([t.data for t in csr]),
+                            np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+                            np.concatenate([np.asarray(u.index) for u in self.updates]).astype(np.int64),
+                            None if any(b is None for b in biases) else np.concatenate(biases))
+            self._terms = terms
+        return self._layout
+
+    def run(self, n: int) -> None:
+        m = self.model
+        layout, kernels, x = self.layout(), m.backend.kernels(), m.states[self.group]
+
+        def fn(k, rows):
+            kernels.sparse_sweep(k, x[rows], layout, m.beta_rows(rows), self.hi - self.lo, self.lo, self.hi, n)
+
+        m.backend.map_rows_sized(fn, m._chunks, m.chains * x.shape[1])
+
+
 class _JointUpdate:
     """Drawing a joint set of whole groups from a factor's joint distribution (max pooling)."""
 
@@ -368,6 +430,8 @@ class CompiledModel:
         self._hot = False
         self._chunks = self.backend.chunks(self.chains)
         self.updates = self._compile_updates()
+        #: whole sweeps as one compiled loop (a sparse custom topology on the CPU), or None
+        self._sparse_sweep = _SparseSweep.build(self)
         #: few chains: updates whose fields are BLAS products compute them for all chains in one call, BLAS
         #: free to use every core, and draw stream by stream (see Backend.whole_fields)
         self._whole = self.backend.whole_fields(self.chains) and any(
@@ -608,6 +672,9 @@ class CompiledModel:
             if g not in self._mean_buffers:
                 self._mean_buffers[g] = self.backend.empty((self.chains, self.graph.group(g).size))
         with self.running():
+            if self._sparse_sweep is not None and not plan:
+                self._sparse_sweep.run(n)
+                n = 0
             for i in range(n):
                 last = i == n - 1
                 for j, u in enumerate(u for block in self.updates for u in block):

@@ -134,6 +134,10 @@ class Backend:
 
         return gaussian
 
+    #: whether the kernels have ``sparse_sweep`` (whole sweeps of a sparse group's colour classes in one
+    #: call: :class:`pgboltz.model._SparseSweep`)
+    sparse_sweeps = False
+
     #: whether :meth:`csr` gives sparse matrices (sparse factors then use one product per update)
     has_sparse = False
     #: a compiled loop ``csr_rows(xt, indptr, indices, data, acc)``: ``acc[i] = sum_k data[k] xt[indices[k]]``

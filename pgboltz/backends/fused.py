@@ -60,6 +60,13 @@ class Launches:
         self.count += 1
         return c & 0xFFFFFFFF, c >> 32
 
+    def take(self, n: int) -> np.ndarray:
+        """Counter words of the next ``n`` launches, ``(n, 2)`` uint32: row i is what the i-th :meth:`next`
+        would give."""
+        c = np.arange(self.count, self.count + int(n), dtype=np.uint64)
+        self.count += int(n)
+        return np.stack([c & np.uint64(0xFFFFFFFF), c >> np.uint64(32)], axis=1).astype(np.uint32)
+
 
 class FusedKernels:
     """The compiled module on one device, with launch helpers (float32 arrays only)."""

@@ -28,7 +28,7 @@ once, Philox4x32-10 randomness is drawn inside the loop (stream ``k`` has its ow
 as on the GPU) and the states are written; no noise buffer. ``fused=False``, float64,
 or a machine without Numba run the array code (PCG64 noise and the unit type's
 ``sample_``) instead. Sparse factors' fields are compiled loops too, in either dtype
-(:class:`pgboltz.factors.sparse._CsrRowsTerm`).
+(:class:`pgboltz.factors.sparse.CsrRowsTerm`).
 """
 
 from __future__ import annotations
@@ -95,6 +95,10 @@ class NumpyBackend(Backend):
             self._launches = launches
         else:  # compiled updates hold the kernels object: new keys, same kernels
             self._launches[:] = launches
+
+    @property
+    def sparse_sweeps(self):
+        return self.fused
 
     @property
     def csr_rows(self):
