@@ -336,3 +336,116 @@ def test_whole_sweep_loop_samples_match_exact_marginals():
     ex = exact(g)
     # one z-score per unit (14): family-wise 1e-3 gives 3.8; max over 30 seeds 3.1
     assert z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), m.n_samples * m.n_chains).max() < 4
+
+
+def _log_step_reference(f, dbeta_gap, from_gap, dbeta_lo):
+    """The increment in float64 from the kernel's own float32 coefficients, log Z(b + d) - log Z(b) per row, and
+    the error allowed per row: 4e-7 of the sum of the elements' |increments|; what rounding b = from_gap theta and
+    d = dbeta_gap theta to float32 moves each increment (by 2^-24 |b| |sigma(b + d) - sigma(b)| and
+    2^-24 |d| sigma(b + d): in a saturated tail, where the increment is e^b-small, that is more than 4e-7 of
+    it), four times over; and the float64 reference's own rounding (a difference of two log-partitions, 1e-16 of
+    their size, which at tiny steps exceeds the kernel's error); and float32's smallest normal number per
+    element."""
+    t = f.astype(np.float64)
+    b, d = np.float64(from_gap) * t, np.float64(dbeta_gap) * t
+    za, zb = np.logaddexp(0, b + d), np.logaddexp(0, b)
+    terms = za - zb
+    size = (np.abs(terms) + np.abs(np.float64(dbeta_lo) * t)).sum(1)
+    sig_a, sig_b = (np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x))) for x in (b + d, b))  # no cancellation
+    inputs = (np.abs(b) * np.abs(sig_a - sig_b) + np.abs(d) * sig_a).sum(1) * 2.0**-24
+    tiny = f.shape[1] * 2.0**-126  # increments below float32's normal range come out as 0
+    return (terms + np.float64(dbeta_lo) * t).sum(axis=1), 4e-7 * size + 4 * inputs + 4e-16 * (za + zb).sum(1) + tiny
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 30.0, 1e3])
+@pytest.mark.parametrize("gap, lo", [(1.0, 0.0), (2.0, -1.0)])
+def test_binary_log_step_is_accurate_relative_to_the_increment_itself(rng, scale, gap, lo):
+    """Annealing steps are small differences of large log-partitions; the kernel evaluates each element's
+    difference in float32 without cancellation, so its error is relative to the increment (a float32 difference
+    of the two log-partitions would be off by 1e-7 of the log-partitions, more than the increment itself)."""
+    k = cpu_kernels.kernels()["binary_log_step"]
+    f = (rng.normal(size=(9, 333)) * scale).astype(np.float32)
+    f[0, :EDGES.size - 3] = EDGES[:-3] * np.float32(min(scale, 1.0))  # zeros, signed zeros, exp's range edges
+    for b_to, b_from in [(0.5, 0.49993), (1e-4, 0.0), (1.0, 0.99995), (0.0, 1e-4), (0.3, 0.1), (1.0, 0.0),
+                         (1e-9, 0.0), (0.7, 0.7), (0.2, 0.9)]:
+        coef = (np.float32((b_to - b_from) * gap), np.float32(b_from * gap), np.float32((b_to - b_from) * lo))
+        for field in (f, f.reshape(-1, 1)):  # rows of 333 elements, and every element on its own
+            out = np.zeros(field.shape[0])
+            k(field, *coef, out)
+            want, tol = _log_step_reference(field, *coef)
+            assert np.all(np.abs(out - want) <= tol), (b_to, b_from, field.shape)
+            first = out.copy()
+            k(field, *coef, out)  # it adds to out
+            assert np.array_equal(out, 2 * first)
+
+
+def test_binary_log_step_recomputes_steps_beyond_float32_in_float64():
+    k = cpu_kernels.kernels()["binary_log_step"]
+    f = np.array([[300.0, -300.0, 150.0, -150.0, 1.0, 4e4]], np.float32)  # steps of 150-40000 nats
+    for gap, lo in ((1.0, 0.0), (2.0, -1.0)):
+        for b_to, b_from in ((1.0, 0.0), (0.0, 1.0), (1.0, 0.5)):
+            coef = (np.float32((b_to - b_from) * gap), np.float32(b_from * gap), np.float32((b_to - b_from) * lo))
+            out = np.zeros(1)
+            k(f, *coef, out)
+            want, tol = _log_step_reference(f, *coef)
+            assert abs(out[0] - want[0]) <= tol[0]
+
+
+def test_compiled_log_step_gives_the_weights_of_the_float64_path(monkeypatch):
+    """The same AIS run (same draws) with the compiled increment and with the unit type's float64
+    log-partitions: the log weights agree to far below their spread."""
+    from pgboltz.estimators import ais
+
+    for units in ("bernoulli", "spin"):
+        g = GRAPH_BUILDERS["rbm"](seed=3, nv=12, nh=30, scale=2.0, units=units)
+        base = {"v": np.zeros(12)}
+        res = ais(g, base, runs=50, betas=np.linspace(0, 1, 3000), seed=2)
+        monkeypatch.setattr(NumpyBackend, "log_partition_step", lambda self, units, slots: None)
+        ref_res = ais(g, base, runs=50, betas=np.linspace(0, 1, 3000), seed=2)
+        monkeypatch.undo()
+        assert np.abs(res.log_weights - ref_res.log_weights).max() < 1e-4
+        assert np.ptp(res.log_weights) > 0.5  # measured: differences 1e-6 (Bernoulli) and 5e-6 (spins)
+
+
+def test_several_biases_go_to_the_kernel_as_their_sum():
+    """An AIS path adds a base-model bias to the model's own: both are handed to the fused kernel, summed over
+    the units (not added to every chain's field one after the other), and follow in-place changes."""
+    from pgboltz import Bias
+
+    g = rbm(6, 4, seed=0)
+    g.add_factor(Bias("v", np.zeros(6), name="extra"))
+    s = GibbsSampler(g, chains=4000, backend=NumpyBackend(seed=0))
+    update = next(u for block in s.model.updates for u in block if u.group == "v")
+    assert update.terms.bias is not None and len(update.terms.by_slot["linear"]) == 1  # the product alone
+    k = next(i for i, f in enumerate(g.factors) if f.name == "extra")
+    s.model.params[k]["b"][...] = 50.0
+    s.model.params[k].bump()
+    s.sweep(1)
+    assert s.get_states()["v"].min() == 1.0
+    s.model.params[k]["b"][...] = -50.0
+    s.model.params[k].bump()
+    s.sweep(1)
+    assert s.get_states()["v"].max() == 0.0
+
+
+@pytest.mark.parametrize("chains, beta", [(40, 1.0), (7, "per-chain"), (3, 0.5)])
+def test_whole_field_updates_draw_every_stream_in_one_call_as_chunk_by_chunk(monkeypatch, chains, beta):
+    """Few chains: fields for all chains at once, then each stream's rows drawn with its own launch -- by one
+    kernel call over the chunks (``streams``) or one call per chunk: the same states and launch counts."""
+    g = GRAPH_BUILDERS["mixed"]()
+    b = np.linspace(0.2, 1.5, chains) if beta == "per-chain" else beta
+    runs = []
+    for one_call in (True, False):
+        s = GibbsSampler(g, chains=chains, beta=b, backend=NumpyBackend(seed=6))
+        assert s.model._whole
+        if not one_call:
+            for block in s.model.updates:
+                for u in block:
+                    if getattr(u.kernel, "streams", None) is not None:
+                        kernel = u.kernel
+                        u.kernel = lambda *a, kernel=kernel, **kw: kernel(*a, **kw)  # the same kernel, no streams
+                        u.kernel.takes_bias, u.kernel.takes_index = kernel.takes_bias, kernel.takes_index
+        s.sweep(4)
+        runs.append((s.get_states(), [ln.count for ln in s.model.backend.kernels().launches]))
+    assert all(np.array_equal(runs[0][0][k], runs[1][0][k]) for k in runs[0][0])
+    assert runs[0][1] == runs[1][1]

@@ -113,7 +113,8 @@ class Backend:
         ``out``. A kernel with ``takes_bias = True`` also takes ``bias=`` (the group's bias vector,
         which the model then leaves out of the field); one with ``takes_index = True`` takes ``index=``
         and then writes column j of the draw into column ``index[j]`` of ``out`` (the group's states:
-        a part drawn without a write-back). The array code (noise buffer + ``units.sample_``) is the
+        a part drawn without a write-back). One with a ``streams`` attribute also draws every row chunk with
+        its own stream in one call, ``kernel.streams(chunks, field, beta, out, bias=, index=)``. The array code (noise buffer + ``units.sample_``) is the
         fallback and the reference a kernel is tested against. None without ``fused``.
         """
         family = fused_family(units, slots) if self.fused else None
@@ -127,6 +128,11 @@ class Backend:
                 kernels.binary(stream, field["linear"], bias, beta, hi - lo, lo, hi, out, index)
 
             binary.takes_bias, binary.takes_index = True, self.kernels_take_index
+            if hasattr(kernels, "binary_streams"):
+                def streams(chunks, field, beta, out, bias=None, index=None):
+                    kernels.binary_streams(chunks, field["linear"], bias, beta, hi - lo, lo, hi, out, index)
+
+                binary.streams = streams
             return binary
 
         def gaussian(stream, field, beta, out):
@@ -147,6 +153,13 @@ class Backend:
     def csr(self, data, indices, indptr, shape):
         """A CSR matrix on this backend supporting ``A @ dense``."""
         raise NotImplementedError
+
+    def log_partition_step(self, units, slots):
+        """A compiled ``step(field, b_to, b_from, out)`` that adds ``sum_j log Z_j(b_to) - log Z_j(b_from)`` of
+        units ``units`` with natural parameters ``field`` (the ``linear`` slot, ``(rows, n)``) to ``out``
+        (float64, ``(rows,)``): an AIS weight increment, or None (then the unit type's ``log_partition_total``
+        in float64). None here."""
+        return None
 
     def fused_joint(self, dist):
         """A fused kernel for a joint distribution (max pooling), called as ``kernel(stream, fields,
@@ -199,6 +212,11 @@ class Backend:
 
     def chunks(self, n_rows: int) -> list[slice]:
         return row_chunks(n_rows, self.n_streams)
+
+    def parallel_chunks(self, n_rows: int, n_elements: int) -> list[slice]:
+        """Row chunks for work that draws nothing (any split gives the same result) of ``n_elements`` in
+        all: one per thread where that is worth it, else all rows at once (one call, no per-chunk cost)."""
+        return [slice(0, n_rows)]
 
     def map_rows(self, fn, chunks: list[slice]) -> None:
         """Call ``fn(k, rows)`` for every chunk ``k``; order-independent by contract."""

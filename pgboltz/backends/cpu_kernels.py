@@ -90,7 +90,7 @@ def _build(cache: bool):
     def exp_into(x, out, bits, n):
         """out[j] = pgb_exp(x[j]) for j < n: the polynomial and the exponent's bits in one loop, the bit cast
         and the edges (as selects) in another, so that both vectorise (a per-element helper, measured, kept
-        them scalar: 5x slower). ``bits``: uint32 scratch of at least n."""
+        them scalar: 5x slower). ``bits``: uint32 scratch of at least n; ``out`` must not be ``x``."""
         for j in range(n):
             xc = min(max(x[j], F(-86.9)), F(88.7))
             m = np.floor(xc * F(1.44269504088896341) + F(0.5))
@@ -142,6 +142,116 @@ def _build(cache: bool):
                 for j in range(n):
                     u = F(words[off + j] >> np.uint32(8)) * F(5.9604644775390625e-08)
                     o[j] = hi if u * (F(1.0) + e[j]) < F(1.0) else lo
+
+    @inline
+    def log_into(x, out, mbits, n):
+        """out[j] = pgb_log(x[j]) for positive normal x[j] (relative error below 2e-7), in loops that vectorise
+        like exp_into's. ``mbits``: uint32 scratch of at least n."""
+        xbits = x.view(np.uint32)
+        for j in range(n):
+            mbits[j] = (xbits[j] & np.uint32(0x007FFFFF)) | np.uint32(0x3F000000)
+        mant = mbits.view(np.float32)
+        for j in range(n):
+            e = F(np.int32((xbits[j] >> np.uint32(23)) & np.uint32(0xFF)) - 126)
+            m = mant[j]
+            small = m < F(0.70710678118654752)
+            e = e - F(1.0) if small else e
+            m = m + m - F(1.0) if small else m - F(1.0)
+            z = m * m
+            p = F(7.0376836292e-2)
+            p = p * m - F(1.1514610310e-1)
+            p = p * m + F(1.1676998740e-1)
+            p = p * m - F(1.2420140846e-1)
+            p = p * m + F(1.4249322787e-1)
+            p = p * m - F(1.6668057665e-1)
+            p = p * m + F(2.0000714765e-1)
+            p = p * m - F(2.4999993993e-1)
+            p = p * m + F(3.3333331174e-1)
+            y = p * m * z
+            y = y + e * F(-2.12194440e-4)
+            y = y - F(0.5) * z
+            out[j] = (m + y) + e * F(0.693359375)
+
+    @inline
+    def sum64(x, n, acc):
+        """sum of x[:n] (float32) in float64, by eight partial sums ``acc`` (float64 scratch of 8) updated a
+        vector at a time (one chain of adds would cost its latency per element)."""
+        for k in range(8):
+            acc[k] = 0.0
+        n8 = n - n % 8
+        for j in range(0, n8, 8):
+            for k in range(8):
+                acc[k] += np.float64(x[j + k])
+        for j in range(n8, n):
+            acc[0] += np.float64(x[j])
+        return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+    @jit
+    def binary_log_step(field, dbeta_gap, from_gap, dbeta_lo, out):
+        # out[r] += sum_j log Z(b_to theta_j) - log Z(b_from theta_j) of binary units {lo, lo + gap}, where
+        # log Z(beta theta) = beta theta lo + softplus(beta theta gap); dbeta_gap = (b_to - b_from) gap,
+        # from_gap = b_from gap, dbeta_lo = (b_to - b_from) lo. With b = from_gap theta, d = dbeta_gap theta,
+        #   softplus(b + d) - softplus(b) = log1p(y),  y = sigma(b) expm1(d),
+        # a single log of a product: no cancellation. expm1 by its series for |d| < 0.35 (else exp - 1), log1p(y)
+        # as log(u) y / (u - 1) with u = 1 + y written as sigma(-b) + sigma(b) exp(d), a sum of positive terms,
+        # so that u is accurate where y is near -1 too. Each element is within a few float32 roundings of its
+        # own increment (not of the two log-partitions it is the difference of); rows sum in float64. An
+        # element with |d| > 80, or u below float32's normal range (a step of tens of nats: no annealing
+        # schedule), or sigma(b) beyond float32's range with d > 0 (a large negative field on a falling beta)
+        # is recomputed in float64.
+        rows, n = field.shape
+        na = np.empty(n, np.float32)
+        dd = np.empty(n, np.float32)
+        E = np.empty(n, np.float32)
+        Ed = np.empty(n, np.float32)
+        bits = np.empty(n, np.uint32)
+        y = np.empty(n, np.float32)
+        u = np.empty(n, np.float32)
+        L = np.empty(n, np.float32)
+        acc8 = np.empty(8, np.float64)
+        far = np.empty(n, np.int32)
+        for r in range(rows):
+            f = field[r]
+            for j in range(n):
+                na[j] = -abs(from_gap * f[j])
+                dd[j] = dbeta_gap * f[j]
+            exp_into(na, E, bits, n)  # exp(-|b|) (exp_into reads its argument after writing out: not in place)
+            exp_into(dd, Ed, bits, n)  # exp(d)
+            for j in range(n):
+                b = from_gap * f[j]
+                inv = F(1.0) / (F(1.0) + E[j])
+                sb = inv if b >= F(0.0) else E[j] * inv  # sigma(b) and sigma(-b) from exp(-|b|)
+                snb = E[j] * inv if b >= F(0.0) else inv
+                x = dd[j]
+                p = F(2.4801587301587302e-05)
+                p = p * x + F(1.9841269841269841e-04)
+                p = p * x + F(1.3888888888888889e-03)
+                p = p * x + F(8.3333333333333333e-03)
+                p = p * x + F(4.1666666666666667e-02)
+                p = p * x + F(1.6666666666666667e-01)
+                p = p * x + F(0.5)
+                series = (p * x) * x + x
+                em1 = series if abs(x) < F(0.35) else Ed[j] - F(1.0)
+                y[j] = sb * em1
+                u[j] = max(snb + sb * Ed[j], F(1.1754944e-38))
+            log_into(u, L, bits, n)
+            rare = 0
+            for j in range(n):
+                l1p = y[j] if u[j] == F(1.0) else L[j] * (y[j] / (u[j] - F(1.0)))
+                outside = (abs(dd[j]) > F(80.0)) | (u[j] <= F(1.1754944e-38)) | ((dd[j] > F(0.0))
+                                                                                  & (na[j] < F(-80.0)))
+                L[j] = F(0.0) if outside else l1p
+                far[j] = 1 if outside else 0
+                rare += far[j]
+            total = sum64(L, n, acc8)
+            if dbeta_lo != F(0.0):
+                total += np.float64(dbeta_lo) * sum64(f, n, acc8)
+            for j in range(n if rare else 0):
+                if far[j]:  # left out above: in float64
+                    th = np.float64(f[j])
+                    b, d = np.float64(from_gap) * th, np.float64(dbeta_gap) * th
+                    total += np.logaddexp(0.0, b + d) - np.logaddexp(0.0, b)
+            out[r] += total
 
     @jit
     def gaussian(eta, lam, beta_rows, has_beta_rows, beta_scalar, out, k0, k1, c2, c3):
@@ -221,6 +331,18 @@ def _build(cache: bool):
                 x = xt[indices[k]]
                 for c in range(m):
                     a[c] += w * x[c]
+
+    @jit
+    def binary_streams(field, bias, has_bias, beta_rows, has_beta_rows, beta_scalar, gap, lo, hi, out, index,
+                       has_index, bounds, words):
+        # ``binary`` on each row chunk bounds[c]:bounds[c + 1] with its own launch words[c] (random stream c):
+        # a whole-field update's per-stream draws in one call
+        for c in range(bounds.shape[0] - 1):
+            a, b = bounds[c], bounds[c + 1]
+            if b > a:
+                binary(field[a:b], bias, has_bias, beta_rows[a:b] if has_beta_rows else beta_rows, has_beta_rows,
+                       beta_scalar, gap, lo, hi, out[a:b], index, has_index, words[c, 0], words[c, 1], words[c, 2],
+                       words[c, 3])
 
     @jit
     def sparse_sweep(x, indptr, indices, data, class_start, units, bias, has_bias, beta_rows, has_beta_rows,
@@ -406,7 +528,8 @@ def _build(cache: bool):
                 pout[j] = F(1.0) if state > 0 else F(0.0)
 
     return {"binary": binary, "gaussian": gaussian, "csr_rows": csr_rows, "scatter_columns": scatter_columns,
-            "checkerboard": checkerboard, "pool": pool, "sparse_sweep": sparse_sweep}
+            "checkerboard": checkerboard, "pool": pool, "sparse_sweep": sparse_sweep,
+            "binary_log_step": binary_log_step, "binary_streams": binary_streams}
 
 
 #: bytes of a sparse sweep's transposed tile of chains: about a core's share of the level-2 cache
@@ -462,6 +585,19 @@ class CpuKernels:
                          beta_scalar, F(gap), F(lo), F(hi), out, self._NO_INDEX if index is None else index,
                          index is not None, *self._key(stream))
 
+    def binary_streams(self, chunks, field, bias, beta, gap, lo, hi, out, index=None):
+        """:meth:`binary` of every row chunk ``chunks[k]`` with stream k, in one call (fields computed for
+        all chains at once; empty chunks draw nothing and take no launch)."""
+        bounds = np.array([c.start for c in chunks] + [chunks[-1].stop], dtype=np.int64)
+        words = np.zeros((len(chunks), 4), np.uint32)
+        for k, c in enumerate(chunks):
+            if c.stop > c.start:
+                words[k] = launch_words(self.launches[k])
+        beta_rows, has_beta_rows, beta_scalar = self._beta(beta, field.shape[0])
+        self.k["binary_streams"](field, self._NONE if bias is None else bias, bias is not None, beta_rows,
+                                 has_beta_rows, beta_scalar, F(gap), F(lo), F(hi), out,
+                                 self._NO_INDEX if index is None else index, index is not None, bounds, words)
+
     def pool(self, stream, det, pool, beta, det_out, pool_out, shape, size):
         rows = det.shape[0]
         beta_rows, has_beta_rows, beta_scalar = self._beta(beta, rows)
@@ -490,6 +626,11 @@ class CpuKernels:
                                bias is not None, beta_rows, has_beta_rows, beta_scalar, F(gap), F(lo), F(hi),
                                np.uint32(launches.key[0]), np.uint32(launches.key[1]), counters, int(sweeps),
                                int(tile))
+
+    def binary_log_step(self, field, b_to, b_from, gap, lo, out):
+        """``out += sum_j log Z(b_to theta_j) - log Z(b_from theta_j)`` per row of binary units (see the kernel):
+        an annealing step's weight increment in float32 without cancellation, summed in float64."""
+        self.k["binary_log_step"](field, F((b_to - b_from) * gap), F(b_from * gap), F((b_to - b_from) * lo), out)
 
     def gaussian(self, stream, eta, lam, beta, out):
         rows = eta.shape[0]

@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import cpu_kernels
-from .base import Backend, resolve_dtype
+from .base import Backend, fused_family, resolve_dtype
 
 #: Below this many elements per call the tail runs inline: threads would cost more than they save.
 PARALLEL_MIN_ELEMENTS = 1 << 16
@@ -95,6 +95,17 @@ class NumpyBackend(Backend):
             self._launches = launches
         else:  # compiled updates hold the kernels object: new keys, same kernels
             self._launches[:] = launches
+
+    def log_partition_step(self, units, slots):
+        family = fused_family(units, slots) if self.fused else None
+        if family is None or family[0] != "binary":
+            return None
+        kernels, (lo, hi) = self.kernels(), family[1:]
+
+        def step(field, b_to, b_from, out):
+            kernels.binary_log_step(field["linear"], b_to, b_from, hi - lo, lo, out)
+
+        return step
 
     @property
     def sparse_sweeps(self):
@@ -153,6 +164,11 @@ class NumpyBackend(Backend):
             Backend.map_rows(self, fn, chunks)
         else:
             self.map_rows(fn, chunks)
+
+    def parallel_chunks(self, n_rows: int, n_elements: int) -> list[slice]:
+        if self._pool is None or n_elements < PARALLEL_MIN_ELEMENTS:
+            return [slice(0, n_rows)]
+        return self.chunks(n_rows)
 
     def whole_fields(self, chains: int) -> bool:
         return int(chains) < WHOLE_FIELD_ROWS * self.n_streams

@@ -189,6 +189,9 @@ class _Path:
         self.log_z0 += float(sum(graph.group(h).size * np.log(len(graph.group(h).units.support)) for h in self.summed))
         self.base_dev = {g: {s: self.be.asarray(v) for s, v in f.items()} for g, f in self.base.items()}
         self.raw_fields = None
+        #: a compiled weight increment of each summed group (binary units on the CPU), or None: float64 arrays
+        self.log_steps = {h: self.be.log_partition_step(graph.group(h).units, tuple(self.model.terms(h).by_slot))
+                          for h in self.summed}
 
     def pieces(self):
         """For the current kept states: (energy of the model factors not touching T, the summed groups'
@@ -214,20 +217,25 @@ class _Path:
 
     def log_step(self, b_to, b_from, pieces):
         """log f_{b_to}(x_K) - log f_{b_from}(x_K) per run: the summed groups' log-partitions (most of the
-        work) evaluated in float64 by row chunks on the backend's threads."""
+        work) by row chunks on the backend's threads: binary units by the backend's compiled increment
+        where it has one (:meth:`pgboltz.backends.Backend.log_partition_step`, float32 without
+        cancellation), the others in float64."""
         e_kept, fields, neg_base = pieces
         xp = self.be.xp
         out = (b_from - b_to) * (e_kept + neg_base)
-        chunks = self.be.chunks(self.sampler.chains)
 
         def rows_of(k, rows):
             for h, field in fields.items():
+                step = self.log_steps[h]
+                if step is not None:
+                    step({s: v[rows] for s, v in field.items()}, b_to, b_from, out[rows])
+                    continue
                 units = self.graph.group(h).units
                 f64 = {s: v[rows].astype(np.float64) for s, v in field.items()}
                 out[rows] += units.log_partition_total(xp, f64, b_to) - units.log_partition_total(xp, f64, b_from)
 
-        self.be.map_rows_sized(rows_of, chunks, self.sampler.chains * sum(self.graph.group(h).size
-                                                                             for h in fields))
+        self.be.map_rows(rows_of, self.be.parallel_chunks(self.sampler.chains, self.sampler.chains * sum(
+            self.graph.group(h).size for h in fields)))
         return out
 
     def sample_base(self):
