@@ -27,15 +27,17 @@ from pgboltz import GibbsSampler
 from pgboltz.models import rbm
 
 
-def timeit(run, sweeps, repeats):
-    """Median seconds per sweep; ``run(n)`` performs n sweeps (one call, as a user would)."""
-    run(3)  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run(sweeps)
-        times.append((time.perf_counter() - t0) / sweeps)
-    return statistics.median(times)
+#: seconds between samplers (OpenBLAS's idle threads spin for a while before they sleep)
+PAUSE = 0.5
+
+
+def timeit(run, sweeps):
+    """Seconds per sweep of one call ``run(sweeps)`` (as a user would run them), after a pause: BLAS worker
+    threads left spinning by the previous sampler would otherwise compete with this one's threads."""
+    time.sleep(PAUSE)
+    t0 = time.perf_counter()
+    run(sweeps)
+    return (time.perf_counter() - t0) / sweeps
 
 
 def loop(sweep):
@@ -115,7 +117,7 @@ def main(argv=None):
     p.add_argument("--chains", type=int, default=1000)
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--sweeps", type=int, default=20, help="sweeps per timed repeat")
-    p.add_argument("--repeats", type=int, default=7, help="timed repeats; the median is reported")
+    p.add_argument("--repeats", type=int, default=7, help="rounds, each timing every sampler in turn")
     p.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     a = p.parse_args(argv)
     if a.quick:
@@ -136,18 +138,26 @@ def main(argv=None):
         "scikit-learn BernoulliRBM.gibbs": sklearn_gibbs(W, b, c, a.chains, dtype, 0),
     }
     updates = a.chains * (a.visible + a.hidden)
-    print(f"RBM {a.visible}x{a.hidden}, {a.chains} chains, {a.dtype}; median of {a.repeats} x {a.sweeps} sweeps")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy {np.__version__}")
-    results = {}
-    for name, step in peers.items():
+    print(f"RBM {a.visible}x{a.hidden}, {a.chains} chains, {a.dtype}; {a.repeats} rounds of {a.sweeps} sweeps per "
+          "sampler")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy {np.__version__}; "
+          f"{time.strftime('%Y-%m-%d')}")
+    for name, step in list(peers.items()):
         if step is None:
             print(f"  {name:<34} skipped (not installed)")
-            continue
-        results[name] = timeit(step, a.sweeps, a.repeats)
-    bound = results["bare-GEMM bound (2 matmuls)"]
-    print(f"  {'':<34} {'ms/sweep':>9} {'updates/s':>11} {'vs bound':>9}")
+            del peers[name]
+        else:
+            step(3)  # warm-up
+    # the machine's speed drifts: every sampler is timed in each round, and its ratio to the bound is taken
+    # within the round
+    rounds = [{name: timeit(step, a.sweeps) for name, step in peers.items()} for _ in range(a.repeats)]
+    bound_name = "bare-GEMM bound (2 matmuls)"
+    results = {name: statistics.median(r[name] for r in rounds) for name in peers}
+    print(f"  {'':<34} {'ms/sweep':>9} {'updates/s':>11} {'vs bound, within a round':>26}")
     for name, t in results.items():
-        print(f"  {name:<34} {t * 1e3:>9.3f} {updates / t:>11.3g} {bound / t:>9.2f}")
+        ratios = sorted(r[bound_name] / r[name] for r in rounds)
+        print(f"  {name:<34} {t * 1e3:>9.3f} {updates / t:>11.3g} {statistics.median(ratios):>9.2f} "
+              f"({ratios[0]:.2f}-{ratios[-1]:.2f})")
     sampler.backend.close()
     sampler2.backend.close()
     return results

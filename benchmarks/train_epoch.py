@@ -10,7 +10,9 @@ minibatches of 100, one Gibbs step per update, float32. Measured in one run:
 * the floor: the five matrix products of each update alone -- hidden fields of the data, the negative
   chains' two fields, the two gradient products -- on arrays of the same shapes, nothing else.
 
-Both libraries update 40 times per epoch from the same data. Medians over repeats.
+Both libraries update 40 times per epoch from the same data. The machine's speed drifts, so the
+contenders take turns: each round times every one of them, and ratios are taken within a round (medians
+and ranges over the rounds).
 
     python benchmarks/train_epoch.py               # 784x500, MNIST-5k
     python benchmarks/train_epoch.py --quick       # digits, 64x32, a smoke test
@@ -31,32 +33,33 @@ from pgboltz.learning import OptimConfig, TrainConfig, Trainer
 from pgboltz.models import rbm
 
 
-def pgboltz_epochs(x, hidden, batch, lr, epochs):
-    """(fit seconds per epoch, run_epoch seconds per epoch) over ``epochs`` epochs after one warm-up."""
-    g = rbm(x.shape[1], hidden, scale=0.01, seed=0)
-    t = Trainer(g, {"v": x}, TrainConfig(method="pcd", k=1, batch_size=batch, epochs=epochs + 1, seed=0,
-                                         optim=OptimConfig(lr=lr, momentum=0.0, final_momentum=0.0,
-                                                           weight_decay=0.0)))
-    t.fit(1)
-    stamps = [time.perf_counter()]
-    t.fit(epochs + 1, callback=lambda tr, m: stamps.append(time.perf_counter()))
-    per_epoch = np.diff(stamps)
-    return statistics.median(per_epoch), statistics.median(m["seconds"] for m in t.history[1:])
+class PgboltzRun:
+    """A PCD-1 trainer kept across rounds (warmed up by one epoch); ``round(epochs)`` times that many more."""
+
+    def __init__(self, x, hidden, batch, lr):
+        g = rbm(x.shape[1], hidden, scale=0.01, seed=0)
+        self.t = Trainer(g, {"v": x}, TrainConfig(method="pcd", k=1, batch_size=batch, epochs=10**6, seed=0,
+                                                  optim=OptimConfig(lr=lr, momentum=0.0, final_momentum=0.0,
+                                                                    weight_decay=0.0)))
+        self.t.fit(1)
+
+    def round(self, epochs):
+        """(fit seconds per epoch, run_epoch seconds per epoch): medians over ``epochs`` epochs."""
+        stamps = [time.perf_counter()]
+        done = len(self.t.history)
+        self.t.fit(done + epochs, callback=lambda tr, m: stamps.append(time.perf_counter()))
+        return statistics.median(np.diff(stamps)), statistics.median(m["seconds"] for m in self.t.history[done:])
 
 
-def sklearn_epochs(x, hidden, batch, lr, epochs, dtype):
+def sklearn_epochs(x, hidden, batch, lr, epochs, dtype, seed):
     try:
         from sklearn.neural_network import BernoulliRBM
     except ImportError:
         return None
-    xd = x.astype(dtype)
-    times = []
-    for r in range(3):
-        m = BernoulliRBM(n_components=hidden, batch_size=batch, learning_rate=lr, n_iter=epochs, random_state=r)
-        t0 = time.perf_counter()
-        m.fit(xd)
-        times.append((time.perf_counter() - t0) / epochs)
-    return statistics.median(times)
+    m = BernoulliRBM(n_components=hidden, batch_size=batch, learning_rate=lr, n_iter=epochs, random_state=seed)
+    t0 = time.perf_counter()
+    m.fit(x.astype(dtype))
+    return (time.perf_counter() - t0) / epochs
 
 
 def floor(n, nv, nh, batch, epochs, dtype=np.float32):
@@ -79,7 +82,7 @@ def floor(n, nv, nh, batch, epochs, dtype=np.float32):
 
     epoch()
     times = []
-    for _ in range(max(3, epochs)):
+    for _ in range(epochs):
         t0 = time.perf_counter()
         epoch()
         times.append(time.perf_counter() - t0)
@@ -91,34 +94,49 @@ def main(argv=None):
     p.add_argument("--hidden", type=int, default=500)
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--epochs", type=int, default=8, help="timed epochs per run (medians are reported)")
-    p.add_argument("--quick", action="store_true", help="digits 64x32, 2 epochs: a smoke test")
+    p.add_argument("--epochs", type=int, default=3, help="timed epochs of each contender per round")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="rounds, each timing every contender in turn; ratios are taken within a round")
+    p.add_argument("--quick", action="store_true", help="digits 64x32, 2 rounds of 2 epochs: a smoke test")
     a = p.parse_args(argv)
     if a.quick:
-        d, a.hidden, a.epochs = data.digits(), 32, 2
+        d, a.hidden, a.epochs, a.rounds = data.digits(), 32, 2, 2
     else:
         d = data.mnist5k()
     x = d.train.reshape(len(d.train), -1).astype(np.float32)
     n, nv = x.shape
     print(f"PCD-1 on {d.name}: {n} images x {nv} pixels, RBM {nv}x{a.hidden}, batch {a.batch_size}, float32, "
-          f"{n // a.batch_size} updates per epoch")
+          f"{n // a.batch_size} updates per epoch; {a.rounds} rounds of {a.epochs} epochs per contender")
     print(f"machine: {platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
-          f"numpy {np.__version__}")
-    fit_s, epoch_s = pgboltz_epochs(x, a.hidden, a.batch_size, a.lr, a.epochs)
-    rows = {"pgboltz Trainer.fit (PCD-1)": fit_s, "pgboltz run_epoch (the updates alone)": epoch_s}
-    for name, dt in (("scikit-learn BernoulliRBM.fit, float32", np.float32),
-                     ("scikit-learn BernoulliRBM.fit, float64", np.float64)):
-        s = sklearn_epochs(x, a.hidden, a.batch_size, a.lr, a.epochs, dt)
-        if s is not None:
-            rows[name] = s
-    bound = floor(n, nv, a.hidden, a.batch_size, a.epochs)
-    rows["floor: the five products per update alone"] = bound
-    ref = rows.get("scikit-learn BernoulliRBM.fit, float32")
-    print(f"\n| | ms / epoch | vs floor | speed-up over scikit-learn float32 |\n|---|---|---|---|")
-    for name, s in rows.items():
-        up = f"{ref / s:.2f}x" if ref else "-"
-        print(f"| {name} | {s * 1e3:.1f} | {s / bound:.2f} | {up} |")
-    return rows
+          f"numpy {np.__version__}; {time.strftime('%Y-%m-%d')}")
+    ours = PgboltzRun(x, a.hidden, a.batch_size, a.lr)
+    names = ("pgboltz Trainer.fit (PCD-1)", "pgboltz run_epoch (the updates alone)",
+             "scikit-learn BernoulliRBM.fit, float32", "scikit-learn BernoulliRBM.fit, float64",
+             "floor: the five products per update alone")
+    rounds = []  # the machine's speed drifts: every contender is timed in each round, ratios within a round
+    for r in range(a.rounds):
+        fit_s, epoch_s = ours.round(a.epochs)
+        row = {names[0]: fit_s, names[1]: epoch_s}
+        for name, dt in ((names[2], np.float32), (names[3], np.float64)):
+            s = sklearn_epochs(x, a.hidden, a.batch_size, a.lr, a.epochs, dt, seed=r)
+            if s is not None:
+                row[name] = s
+        row[names[4]] = floor(n, nv, a.hidden, a.batch_size, a.epochs)
+        rounds.append(row)
+    med = {k: statistics.median(row[k] for row in rounds) for k in rounds[0]}
+
+    def spread(key, ref):
+        values = sorted(row[ref] / row[key] if ref in row else np.nan for row in rounds)
+        return statistics.median(values), values[0], values[-1]
+
+    print("\n| | ms / epoch (median) | vs floor, within a round | speed-up over scikit-learn float32, within "
+          "a round |\n|---|---|---|---|")
+    for name in med:
+        f = spread(names[4], name)
+        up = spread(name, names[2]) if names[2] in med else (np.nan,) * 3
+        print(f"| {name} | {med[name] * 1e3:.1f} | {f[0]:.2f} ({f[1]:.2f}-{f[2]:.2f}) | "
+              f"{up[0]:.2f}x ({up[1]:.2f}-{up[2]:.2f}) |")
+    return med
 
 
 if __name__ == "__main__":
