@@ -26,7 +26,6 @@ import numpy as np
 from pgboltz import GibbsSampler
 from pgboltz.models import rbm
 
-
 #: seconds between samplers (OpenBLAS's idle threads spin for a while before they sleep)
 PAUSE = 0.5
 
@@ -156,8 +155,8 @@ def main(argv=None):
     print(f"  {'':<34} {'ms/sweep':>9} {'updates/s':>11} {'vs bound, within a round':>26}")
     for name, t in results.items():
         ratios = sorted(r[bound_name] / r[name] for r in rounds)
-        print(f"  {name:<34} {t * 1e3:>9.3f} {updates / t:>11.3g} {statistics.median(ratios):>9.2f} "
-              f"({ratios[0]:.2f}-{ratios[-1]:.2f})")
+        ratio = f"{statistics.median(ratios):.2f} ({ratios[0]:.2f}-{ratios[-1]:.2f})"
+        print(f"  {name:<34} {t * 1e3:>9.3f} {updates / t:>11.3g} {ratio:>26}")
     sampler.backend.close()
     sampler2.backend.close()
     return results

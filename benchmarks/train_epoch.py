@@ -131,10 +131,10 @@ def main(argv=None):
 
     print("\n| | ms / epoch (median) | vs floor, within a round | speed-up over scikit-learn float32, within "
           "a round |\n|---|---|---|---|")
-    for name in med:
+    for name, seconds in med.items():
         f = spread(names[4], name)
         up = spread(name, names[2]) if names[2] in med else (np.nan,) * 3
-        print(f"| {name} | {med[name] * 1e3:.1f} | {f[0]:.2f} ({f[1]:.2f}-{f[2]:.2f}) | "
+        print(f"| {name} | {seconds * 1e3:.1f} | {f[0]:.2f} ({f[1]:.2f}-{f[2]:.2f}) | "
               f"{up[0]:.2f}x ({up[1]:.2f}-{up[2]:.2f}) |")
     return med
 

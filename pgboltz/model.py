@@ -35,8 +35,7 @@ import numpy as np
 from .backends import get_backend
 from .backends.base import Backend, fused_family
 from .errors import DataError, GraphError
-from .factors.bias import BiasTerm
-from .factors.sparse import CsrRowsTerm
+from .factors.bias import BiasSum, BiasTerm
 from .graph.schedule import as_blocks, checkerboard_parity, derive_blocks
 
 
@@ -65,10 +64,17 @@ class _Terms:
             self.units.check_slots(by_slot, f"group {self.group!r}")
         except ValueError as exc:
             raise GraphError(str(exc)) from None
-        # products write first; elementwise terms (biases) add afterwards
-        self.by_slot = {s: sorted(ts, key=lambda t: not t.writes) for s, ts in by_slot.items()}
+        # products write first; elementwise terms add afterwards, several constant vectors (biases) as their sum
+        self.by_slot = {}
+        for slot, ts in by_slot.items():
+            ts = sorted(ts, key=lambda t: not t.writes)
+            consts = [t for t in ts if isinstance(t, BiasTerm) and not t.writes]
+            if len(consts) > 1:
+                ts = [t for t in ts if t not in consts] + [BiasSum(consts)]
+            self.by_slot[slot] = ts
         self.sources = sources
-        self._biases = []
+        #: the bias term a fused kernel adds (left out of the slots), or None
+        self.bias_term = None
         if self.fuse_bias:
             self.split_bias()
         if not hasattr(self, "buffers"):
@@ -76,28 +82,19 @@ class _Terms:
             self.buffers = {s: be.empty(self.units.slot_shape(s, self.chains, self.n)) for s in self.by_slot}
 
     def split_bias(self) -> None:
-        """Take the group's biases out of the linear slot into ``self.bias`` (a fused kernel adds it), when
-        the slot is products followed by plain bias terms only. A part's bias is a gathered copy: it is in
-        ``sources``, so a changed bias rebuilds the terms and splits the new copy."""
+        """Take the group's bias out of the linear slot into ``self.bias`` (a fused kernel adds it), when
+        it is one bias term (or one sum of several) after at least one product. A part's bias is a gathered
+        copy: it is in ``sources``, so a changed bias rebuilds the terms and splits the new copy."""
         self.fuse_bias = True
         linear = self.by_slot.get("linear", [])
-        products = sum(t.writes for t in linear)
-        if products and products < len(linear) and all(isinstance(t, BiasTerm) for t in linear[products:]):
-            self._biases = [t.b for t in linear[products:]]
-            del linear[products:]
+        if len(linear) >= 2 and linear[0].writes and isinstance(linear[-1], BiasTerm) \
+                and sum(isinstance(t, BiasTerm) for t in linear) == 1:
+            self.bias_term = linear.pop()
 
     @property
     def bias(self):
-        """The bias split off for a fused kernel, or None: the one bias vector, or the sum of several (a
-        model's own and an AIS base model's), added up afresh on every call -- one pass over the units
-        instead of one over every chain per bias. (The field then rounds as theta + (b1 + b2), not as
-        (theta + b1) + b2.)"""
-        if not self._biases:
-            return None
-        total = self._biases[0]
-        for b in self._biases[1:]:
-            total = total + b
-        return total
+        """The bias vector a fused kernel adds, or None (a sum of several is added up afresh on every call)."""
+        return None if self.bias_term is None else self.bias_term.b
 
     def refresh_if_stale(self):
         params = self.model.params
@@ -248,11 +245,11 @@ class _PartUpdate:
 
 class _SparseSweep:
     """Whole sweeps of a schedule made only of colour classes of one group of binary units whose field is
-    one sparse coupling within the group (plus its bias): a custom topology's spin glass or BQM. The
-    backend's compiled loop (:meth:`pgboltz.backends.Backend.sparse_sweep`) runs every sweep of a row chunk in
-    one call on chains held transposed in cache, instead of a transpose of every chain per colour class; it
-    computes the fields and draws of the class-by-class updates, so the states are the same bit for bit.
-    The classes' CSR rows, columns, weights and biases are the compiled terms' own (rebuilt with them)."""
+    one sparse product of the group's own states (plus its bias): a custom topology's spin glass or BQM.
+    The backend runs every sweep of a row chunk in one call (:meth:`pgboltz.backends.Backend.sparse_sweep`)
+    instead of one update per class; it computes the fields and draws of the class-by-class updates, so the
+    states are the same bit for bit. The classes' CSR rows and biases come from the compiled terms (their
+    :meth:`~pgboltz.factors.base.FieldTerm.csr` arrays; the layout is rebuilt when the terms are)."""
 
     def __init__(self, model, updates, lo, hi):
         self.model, self.updates, self.group = model, updates, updates[0].group
@@ -262,49 +259,49 @@ class _SparseSweep:
     @classmethod
     def build(cls, model):
         """The fast path for ``model``, or None when its schedule or backend does not allow it."""
-        be = model.backend
         flat = [u for block in model.updates for u in block]
-        if not be.sparse_sweeps or not flat or not isinstance(flat[0], _PartUpdate):
+        if not model.backend.sparse_sweeps or not flat or not isinstance(flat[0], _PartUpdate):
             return None
         group = flat[0].group
         for u in flat:
             if not isinstance(u, _PartUpdate) or u.group != group or u.scatter is None:
                 return None
             linear = u.terms.by_slot.get("linear", [])
-            if set(u.terms.by_slot) != {"linear"} or len(linear) != 1 or not isinstance(linear[0], CsrRowsTerm) \
-                    or linear[0].source != group:
+            csr = linear[0].csr() if len(linear) == 1 else None
+            if set(u.terms.by_slot) != {"linear"} or csr is None or csr[0] != group:
                 return None
+        if len({u.terms.bias_term is None for u in flat}) != 1:  # a group's classes share its bias factors
+            return None
         family = fused_family(flat[0].units, ("linear",))
         if family is None or family[0] != "binary":
             return None
         return cls(model, flat, *family[1:])
 
     def layout(self):
-        """``(indptr, indices, data, class_start, units, bias)`` of the classes in schedule order (rebuilt when a
-        class's terms were)."""
-        terms = [(u.terms.by_slot["linear"][0], u.terms.bias) for u in self.updates]
+        """``(indptr, indices, data, class_start, units, bias)`` of the classes in schedule order, rebuilt when
+        a class's terms were (terms are rebuilt when the parameters they copied change)."""
+        terms = [(u.terms.by_slot["linear"][0], u.terms.bias_term) for u in self.updates]
         if self._terms is None or any(a is not b or c is not d for (a, c), (b, d) in zip(terms, self._terms)):
-            csr = [t for t, _ in terms]
-            sizes = np.array([t.n_part for t in csr])
-            starts = np.concatenate([[0], np.cumsum([t.indptr[-1] for t in csr])])
-            indptr = np.concatenate([t.indptr[:-1] + s for t, s in zip(csr, starts)] + [starts[-1:]])
-            biases = [b for _, b in terms]
-            self._layout = (indptr.astype(np.int64), np.concatenate([t.indices for t in csr]).astype(np.int64),
-                            np.concatenate([t.data for t in csr]),
+            csr = [t.csr()[1:] for t, _ in terms]  # (indptr, indices, data) of each class
+            sizes = np.array([len(indptr) - 1 for indptr, _, _ in csr])
+            starts = np.concatenate([[0], np.cumsum([indptr[-1] for indptr, _, _ in csr])])
+            indptr = np.concatenate([p[:-1] + s for (p, _, _), s in zip(csr, starts)] + [starts[-1:]])
+            self._layout = (indptr.astype(np.int64), np.concatenate([c[1] for c in csr]).astype(np.int64),
+                            np.concatenate([c[2] for c in csr]),
                             np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
                             np.concatenate([np.asarray(u.index) for u in self.updates]).astype(np.int64),
-                            None if any(b is None for b in biases) else np.concatenate(biases))
+                            None if terms[0][1] is None else np.concatenate([b.b for _, b in terms]))
             self._terms = terms
         return self._layout
 
     def run(self, n: int) -> None:
         m = self.model
-        layout, kernels, x = self.layout(), m.backend.kernels(), m.states[self.group]
+        layout, x, be = self.layout(), m.states[self.group], m.backend
 
         def fn(k, rows):
-            kernels.sparse_sweep(k, x[rows], layout, m.beta_rows(rows), self.hi - self.lo, self.lo, self.hi, n)
+            be.sparse_sweep(k, x[rows], layout, m.beta_rows(rows), self.lo, self.hi, n)
 
-        m.backend.map_rows_sized(fn, m._chunks, m.chains * x.shape[1])
+        be.map_rows_sized(fn, m._chunks, m.chains * x.shape[1])
 
 
 class _JointUpdate:
@@ -686,6 +683,8 @@ class CompiledModel:
         self._check_inputs()
         self.refresh_stale()
         n = int(n)
+        if n < 0:
+            raise DataError(f"sweep: the number of sweeps must be >= 0, got {n}")
         means = None if means is None else list(means)
         plan = self._plan_means(means) if means and n > 0 else {}
         for g in plan.values():

@@ -338,41 +338,49 @@ def test_whole_sweep_loop_samples_match_exact_marginals():
     assert z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), m.n_samples * m.n_chains).max() < 4
 
 
-def _log_step_reference(f, dbeta_gap, from_gap, dbeta_lo):
-    """The increment in float64 from the kernel's own float32 coefficients, log Z(b + d) - log Z(b) per row, and
-    the error allowed per row: 4e-7 of the sum of the elements' |increments|; what rounding b = from_gap theta and
-    d = dbeta_gap theta to float32 moves each increment (by 2^-24 |b| |sigma(b + d) - sigma(b)| and
-    2^-24 |d| sigma(b + d): in a saturated tail, where the increment is e^b-small, that is more than 4e-7 of
-    it), four times over; and the float64 reference's own rounding (a difference of two log-partitions, 1e-16 of
-    their size, which at tiny steps exceeds the kernel's error); and float32's smallest normal number per
-    element."""
+def _log_step_reference(f, gap, lo, b_to, b_from):
+    """The kernel's coefficients and, in float64 from them, the increment log Z(b_to theta) - log Z(b_from theta)
+    per row with the error allowed: 4e-7 of the sum of the elements' |increments|; what rounding
+    b = from_gap theta and d = dbeta_gap theta to float32 moves each increment (2^-24 |b| |sigma(b + d) -
+    sigma(b)| and 2^-24 |d| |sigma(b + d) + lo / gap|: in a saturated tail, where the increment is e^b-small,
+    that is more than 4e-7 of it), four times over; the float64 reference's own rounding (a difference of
+    two log-partitions, 1e-16 of their size, which at tiny steps exceeds the kernel's error); and float32's
+    smallest normal number per element."""
+    coef = (np.float32((b_to - b_from) * gap), np.float32(b_from * gap), np.float32((b_to - b_from) * lo),
+            lo + (lo + gap) == 0)
     t = f.astype(np.float64)
-    b, d = np.float64(from_gap) * t, np.float64(dbeta_gap) * t
+    b, d = np.float64(coef[1]) * t, np.float64(coef[0]) * t
     za, zb = np.logaddexp(0, b + d), np.logaddexp(0, b)
-    terms = za - zb
-    size = (np.abs(terms) + np.abs(np.float64(dbeta_lo) * t)).sum(1)
+    inc = za - zb + (d * lo / gap)  # (b_to - b_from) lo theta = d lo / gap
     sig_a, sig_b = (np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x))) for x in (b + d, b))  # no cancellation
-    inputs = (np.abs(b) * np.abs(sig_a - sig_b) + np.abs(d) * sig_a).sum(1) * 2.0**-24
+    inputs = (np.abs(b) * np.abs(sig_a - sig_b) + np.abs(d) * np.abs(sig_a + lo / gap)).sum(1) * 2.0**-24
     tiny = f.shape[1] * 2.0**-126  # increments below float32's normal range come out as 0
-    return (terms + np.float64(dbeta_lo) * t).sum(axis=1), 4e-7 * size + 4 * inputs + 4e-16 * (za + zb).sum(1) + tiny
+    tol = 4e-7 * np.abs(inc).sum(1) + 4 * inputs + 4e-16 * (za + zb + np.abs(d * lo / gap)).sum(1) + tiny
+    return coef, inc.sum(axis=1), tol
 
 
 @pytest.mark.parametrize("scale", [1e-3, 1.0, 30.0, 1e3])
-@pytest.mark.parametrize("gap, lo", [(1.0, 0.0), (2.0, -1.0)])
+@pytest.mark.parametrize("gap, lo", [(1.0, 0.0), (2.0, -1.0), (2.0, 1.0)])  # Bernoulli, spins, {1, 3}
 def test_binary_log_step_is_accurate_relative_to_the_increment_itself(rng, scale, gap, lo):
     """Annealing steps are small differences of large log-partitions; the kernel evaluates each element's
     difference in float32 without cancellation, so its error is relative to the increment (a float32 difference
-    of the two log-partitions would be off by 1e-7 of the log-partitions, more than the increment itself)."""
+    of the two log-partitions would be off by 1e-7 of the log-partitions, more than the increment itself).
+    Checked on rows and on every element alone. (Units {1, 3} and spins' larger steps add (b_to - b_from) theta
+    lo apart, which can cancel: there the error is allowed 4e-7 of that term as well.)"""
     k = cpu_kernels.kernels()["binary_log_step"]
     f = (rng.normal(size=(9, 333)) * scale).astype(np.float32)
     f[0, :EDGES.size - 3] = EDGES[:-3] * np.float32(min(scale, 1.0))  # zeros, signed zeros, exp's range edges
     for b_to, b_from in [(0.5, 0.49993), (1e-4, 0.0), (1.0, 0.99995), (0.0, 1e-4), (0.3, 0.1), (1.0, 0.0),
-                         (1e-9, 0.0), (0.7, 0.7), (0.2, 0.9)]:
-        coef = (np.float32((b_to - b_from) * gap), np.float32(b_from * gap), np.float32((b_to - b_from) * lo))
-        for field in (f, f.reshape(-1, 1)):  # rows of 333 elements, and every element on its own
+                         (1e-9, 0.0), (0.7, 0.7), (0.2, 0.9), (0.01, 0.01 - 1e-6)]:
+        fields = (f,) if lo > 0 else (f, f.reshape(-1, 1))  # rows of 333 elements, and every element on its own
+        for field in fields:
+            coef, want, tol = _log_step_reference(field, gap, lo, b_to, b_from)
+            lo_term = np.abs(np.float64(coef[2]) * field.astype(np.float64))  # (b_to - b_from) theta lo, added
+            if lo == -1:  # apart by spins' larger steps, |delta| = |d| / 2 >= 0.35, and by lo = 1 always
+                lo_term = np.where(np.abs(np.float64(coef[0]) * field) / 2 >= 0.35, lo_term, 0)
+            tol = tol + 4e-7 * lo_term.sum(1)
             out = np.zeros(field.shape[0])
             k(field, *coef, out)
-            want, tol = _log_step_reference(field, *coef)
             assert np.all(np.abs(out - want) <= tol), (b_to, b_from, field.shape)
             first = out.copy()
             k(field, *coef, out)  # it adds to out
@@ -384,10 +392,9 @@ def test_binary_log_step_recomputes_steps_beyond_float32_in_float64():
     f = np.array([[300.0, -300.0, 150.0, -150.0, 1.0, 4e4]], np.float32)  # steps of 150-40000 nats
     for gap, lo in ((1.0, 0.0), (2.0, -1.0)):
         for b_to, b_from in ((1.0, 0.0), (0.0, 1.0), (1.0, 0.5)):
-            coef = (np.float32((b_to - b_from) * gap), np.float32(b_from * gap), np.float32((b_to - b_from) * lo))
+            coef, want, tol = _log_step_reference(f, gap, lo, b_to, b_from)
             out = np.zeros(1)
             k(f, *coef, out)
-            want, tol = _log_step_reference(f, *coef)
             assert abs(out[0] - want[0]) <= tol[0]
 
 
@@ -449,3 +456,31 @@ def test_whole_field_updates_draw_every_stream_in_one_call_as_chunk_by_chunk(mon
         runs.append((s.get_states(), [ln.count for ln in s.model.backend.kernels().launches]))
     assert all(np.array_equal(runs[0][0][k], runs[1][0][k]) for k in runs[0][0])
     assert runs[0][1] == runs[1][1]
+
+
+def test_a_negative_number_of_sweeps_is_refused_and_the_streams_stay_as_they_were():
+    from pgboltz.errors import DataError
+
+    for g in (_sparse_glass(), GRAPH_BUILDERS["rbm"]()):  # the whole-sweep loop and the update-by-update path
+        s = GibbsSampler(g, chains=8, backend=NumpyBackend(seed=0))
+        with pytest.raises(DataError, match="sweeps must be >= 0"):
+            s.sweep(-1)
+        assert [ln.count for ln in s.model.backend.kernels().launches] == [0] * 4
+        s.sweep(1)
+
+
+def test_draws_from_given_fields_equal_draws_with_several_biases():
+    """``field`` and the fused kernel add a group's several biases as the same sum: drawing from given fields
+    (what AIS reuses) equals drawing normally, even where (theta + b1) + b2 and theta + (b1 + b2) round apart."""
+    from pgboltz import Bias
+    from pgboltz.model import CompiledModel
+
+    g = rbm(50, 60, seed=0, scale=0.3)
+    g.factors[2].params["b"][...] = 1e4 + np.random.default_rng(0).normal(0, 1, 60)  # large, cancelling biases
+    g.add_factor(Bias("h", np.full(60, -1e4), name="offset"))
+    out = []
+    for given in (True, False):
+        m = CompiledModel(g, 4000, seed=2)
+        m.draw(["h"], given={"h": m.field("h")} if given else None)
+        out.append(m.get_states()["h"])
+    assert np.array_equal(out[0], out[1])

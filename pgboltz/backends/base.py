@@ -113,8 +113,9 @@ class Backend:
         ``out``. A kernel with ``takes_bias = True`` also takes ``bias=`` (the group's bias vector,
         which the model then leaves out of the field); one with ``takes_index = True`` takes ``index=``
         and then writes column j of the draw into column ``index[j]`` of ``out`` (the group's states:
-        a part drawn without a write-back). One with a ``streams`` attribute also draws every row chunk with
-        its own stream in one call, ``kernel.streams(chunks, field, beta, out, bias=, index=)``. The array code (noise buffer + ``units.sample_``) is the
+        a part drawn without a write-back). With ``kernels_draw_streams``, a binary kernel also has
+        ``kernel.streams(chunks, field, beta, out, bias=, index=)``: every row chunk k of a field computed
+        for all chains, drawn with stream k, in one call. The array code (noise buffer + ``units.sample_``) is the
         fallback and the reference a kernel is tested against. None without ``fused``.
         """
         family = fused_family(units, slots) if self.fused else None
@@ -128,7 +129,7 @@ class Backend:
                 kernels.binary(stream, field["linear"], bias, beta, hi - lo, lo, hi, out, index)
 
             binary.takes_bias, binary.takes_index = True, self.kernels_take_index
-            if hasattr(kernels, "binary_streams"):
+            if self.kernels_draw_streams:
                 def streams(chunks, field, beta, out, bias=None, index=None):
                     kernels.binary_streams(chunks, field["linear"], bias, beta, hi - lo, lo, hi, out, index)
 
@@ -140,9 +141,20 @@ class Backend:
 
         return gaussian
 
-    #: whether the kernels have ``sparse_sweep`` (whole sweeps of a sparse group's colour classes in one
-    #: call: :class:`pgboltz.model._SparseSweep`)
+    #: whether :meth:`sparse_sweep` runs
     sparse_sweeps = False
+    #: whether fused binary kernels also draw several row chunks, each with its own stream, in one call
+    #: (``kernel.streams``: see :meth:`fused_update`)
+    kernels_draw_streams = False
+
+    def sparse_sweep(self, stream, x, layout, beta, lo, hi, sweeps) -> None:
+        """``sweeps`` sweeps over the colour classes of one group of binary units {lo, hi} whose field is a
+        sparse product of its own states plus a bias, on the rows ``x`` (a row chunk, drawn with random
+        stream ``stream``) in place. ``layout``: ``(indptr, indices, data, class_start, units, bias or
+        None)``: class c is the units ``units[class_start[c]:class_start[c + 1]]``, whose CSR rows are the
+        same range of ``indptr``. The draws and launches are those of one fused update per class and sweep
+        in order. Only backends with ``sparse_sweeps``."""
+        raise NotImplementedError
 
     #: whether :meth:`csr` gives sparse matrices (sparse factors then use one product per update)
     has_sparse = False
@@ -159,7 +171,6 @@ class Backend:
         units ``units`` with natural parameters ``field`` (the ``linear`` slot, ``(rows, n)``) to ``out``
         (float64, ``(rows,)``): an AIS weight increment, or None (then the unit type's ``log_partition_total``
         in float64). None here."""
-        return None
 
     def fused_joint(self, dist):
         """A fused kernel for a joint distribution (max pooling), called as ``kernel(stream, fields,
@@ -215,7 +226,8 @@ class Backend:
 
     def parallel_chunks(self, n_rows: int, n_elements: int) -> list[slice]:
         """Row chunks for work that draws nothing (any split gives the same result) of ``n_elements`` in
-        all: one per thread where that is worth it, else all rows at once (one call, no per-chunk cost)."""
+        all: chunks for the worker threads where that is worth it, else all rows at once (one call, no
+        per-chunk cost)."""
         return [slice(0, n_rows)]
 
     def map_rows(self, fn, chunks: list[slice]) -> None:

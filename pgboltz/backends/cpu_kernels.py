@@ -7,16 +7,19 @@ core: a binary update takes 0.7-0.8 ns per unit where NumPy's array code (PCG64 
 four elementwise passes) takes 2.2 ns; a Gaussian one 1.5 ns against about 9; Philox gives a
 word in 0.3 ns against 1.3 ns for a PCG64 float.
 
-Kernels: ``binary`` (Bernoulli and spin units), ``gaussian`` (diagonal precision), ``pool``
-(probabilistic max pooling), ``checkerboard`` (one colour of a 2-D lattice on int8 states), and
-two helpers of the NumPy backend that draw nothing: ``csr_rows`` (sparse factors' fields) and
-``scatter_columns`` (writing a colour class back into its group).
+Kernels: ``binary`` (Bernoulli and spin units; ``binary_streams``: several row chunks, each with its
+own stream, in one call), ``gaussian`` (diagonal precision), ``pool`` (probabilistic max pooling),
+``checkerboard`` (one colour of a 2-D lattice on int8 states), ``sparse_sweep`` (whole sweeps over
+the colour classes of a sparse group, on tiles of chains held transposed), and, drawing nothing,
+``csr_rows`` (sparse factors' fields), ``scatter_columns`` (writing a colour class back into its group)
+and ``binary_log_step`` (AIS weight increments of binary units, accurate in float32; it has no CUDA
+twin and is checked against float64 instead).
 
-The per-element logic is the same as the CUDA kernels' (``kernels/pgboltz_elements.cuh``):
+The drawing kernels' per-element logic is the same as the CUDA kernels' (``kernels/pgboltz_elements.cuh``):
 the same counter-based generator keyed by seed and stream, the same exp/log/sincos
 polynomials from correctly rounded float32 operations in the same order, no FMA
 contraction (Numba, like LLVM, contracts only under fast-math, which is off here). So the
-kernels here equal :mod:`pgboltz.backends.reference` bit for bit, which is what the tests
+drawing kernels equal :mod:`pgboltz.backends.reference` bit for bit, which is what the tests
 check, and a NumPy run with one stream draws exactly the GPU's random numbers.
 
 A kernel works on one row chunk, ``(rows, n)`` float32 arrays, and releases the GIL: the NumPy
@@ -48,8 +51,7 @@ _compiled = {}
 
 
 def kernels():
-    """The compiled kernels ``{"binary", "gaussian", "pool", "checkerboard", "csr_rows", "scatter_columns"}``
-    (compiled, or loaded from Numba's cache, once)."""
+    """The compiled kernels by name (see the module's docstring), compiled or loaded from Numba's cache once."""
     if not _compiled:
         try:
             _compiled.update(_build(cache=True))
@@ -187,17 +189,24 @@ def _build(cache: bool):
         return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
     @jit
-    def binary_log_step(field, dbeta_gap, from_gap, dbeta_lo, out):
+    def binary_log_step(field, dbeta_gap, from_gap, dbeta_lo, symmetric, out):
         # out[r] += sum_j log Z(b_to theta_j) - log Z(b_from theta_j) of binary units {lo, lo + gap}, where
         # log Z(beta theta) = beta theta lo + softplus(beta theta gap); dbeta_gap = (b_to - b_from) gap,
-        # from_gap = b_from gap, dbeta_lo = (b_to - b_from) lo. With b = from_gap theta, d = dbeta_gap theta,
-        #   softplus(b + d) - softplus(b) = log1p(y),  y = sigma(b) expm1(d),
-        # a single log of a product: no cancellation. expm1 by its series for |d| < 0.35 (else exp - 1), log1p(y)
-        # as log(u) y / (u - 1) with u = 1 + y written as sigma(-b) + sigma(b) exp(d), a sum of positive terms,
-        # so that u is accurate where y is near -1 too. Each element is within a few float32 roundings of its
-        # own increment (not of the two log-partitions it is the difference of); rows sum in float64. An
-        # element with |d| > 80, or u below float32's normal range (a step of tens of nats: no annealing
-        # schedule), or sigma(b) beyond float32's range with d > 0 (a large negative field on a falling beta)
+        # from_gap = b_from gap, dbeta_lo = (b_to - b_from) lo. With b = from_gap theta and d = dbeta_gap theta,
+        # the increment is a single log, with no cancellation:
+        # * {0, 1} (and any lo when not symmetric): softplus(b + d) - softplus(b) = log1p(y), y = sigma(b)
+        #   expm1(d), u = 1 + y = sigma(-b) + sigma(b) e^d; plus dbeta_lo theta summed apart when lo != 0;
+        # * symmetric units {-c, c} (spins; ``symmetric``) with |delta| < 0.35, delta = d / 2: the log Z's are
+        #   log 2 cosh(x), x = b / 2, and the increment is log(cosh(x + delta) / cosh(x)) = log1p(y), y =
+        #   tanh(x) sinh(delta) + (cosh(delta) - 1), u = 1 + y = (e^(s delta) + A e^(-s delta)) / (1 + A),
+        #   s = sign(x), A = e^(-2|x|) (the other form's dbeta_lo theta would cancel against its log1p);
+        #   larger steps take the first form, dbeta_lo theta added apart.
+        # expm1, sinh and cosh - 1 by their series near 0; log1p(y) as log(u) y / (u - 1), u a sum of positive
+        # terms, so it is accurate where y is near -1 too. Each element is within a few float32 roundings of its
+        # own increment (and of what rounding b and d to float32 moves it by), except where dbeta_lo theta is
+        # added apart (lo not in {0, -hi}, or a symmetric step with |delta| >= 0.35): there within a few
+        # roundings of that term. Rows sum in float64. An element with |d| > 80, or u below float32's normal
+        # range (a step of tens of nats: no annealing schedule), or sigma(b) below float32's range with d > 0
         # is recomputed in float64.
         rows, n = field.shape
         na = np.empty(n, np.float32)
@@ -210,59 +219,105 @@ def _build(cache: bool):
         L = np.empty(n, np.float32)
         acc8 = np.empty(8, np.float64)
         far = np.empty(n, np.int32)
+        lo_part = np.empty(n, np.float32)
+        half = F(0.5) if symmetric else F(1.0)
         for r in range(rows):
             f = field[r]
             for j in range(n):
                 na[j] = -abs(from_gap * f[j])
-                dd[j] = dbeta_gap * f[j]
+                dd[j] = (dbeta_gap * f[j]) * half
             exp_into(na, E, bits, n)  # exp(-|b|) (exp_into reads its argument after writing out: not in place)
-            exp_into(dd, Ed, bits, n)  # exp(d)
-            for j in range(n):
-                b = from_gap * f[j]
-                inv = F(1.0) / (F(1.0) + E[j])
-                sb = inv if b >= F(0.0) else E[j] * inv  # sigma(b) and sigma(-b) from exp(-|b|)
-                snb = E[j] * inv if b >= F(0.0) else inv
-                x = dd[j]
-                p = F(2.4801587301587302e-05)
-                p = p * x + F(1.9841269841269841e-04)
-                p = p * x + F(1.3888888888888889e-03)
-                p = p * x + F(8.3333333333333333e-03)
-                p = p * x + F(4.1666666666666667e-02)
-                p = p * x + F(1.6666666666666667e-01)
-                p = p * x + F(0.5)
-                series = (p * x) * x + x
-                em1 = series if abs(x) < F(0.35) else Ed[j] - F(1.0)
-                y[j] = sb * em1
-                u[j] = max(snb + sb * Ed[j], F(1.1754944e-38))
+            exp_into(dd, Ed, bits, n)  # exp(d), or exp(delta)
+            if symmetric:
+                for j in range(n):
+                    b = from_gap * f[j]
+                    x = na[j]  # -|b| = -2|x|
+                    p = F(2.4801587301587302e-05)
+                    p = p * x + F(1.9841269841269841e-04)
+                    p = p * x + F(1.3888888888888889e-03)
+                    p = p * x + F(8.3333333333333333e-03)
+                    p = p * x + F(4.1666666666666667e-02)
+                    p = p * x + F(1.6666666666666667e-01)
+                    p = p * x + F(0.5)
+                    em1 = (p * x) * x + x if x > F(-0.35) else E[j] - F(1.0)
+                    t = -em1 / (F(1.0) + E[j])  # tanh(|x|)
+                    t = t if b >= F(0.0) else -t
+                    dl = dd[j]
+                    z = dl * dl
+                    ps = F(2.7557319223985891e-06)
+                    ps = ps * z + F(1.9841269841269841e-04)
+                    ps = ps * z + F(8.3333333333333333e-03)
+                    ps = ps * z + F(1.6666666666666667e-01)
+                    ie = F(1.0) / Ed[j]
+                    sinh = dl + (dl * z) * ps if abs(dl) < F(0.35) else (Ed[j] - ie) * F(0.5)
+                    pc = F(2.7557319223985891e-07)
+                    pc = pc * z + F(2.4801587301587302e-05)
+                    pc = pc * z + F(1.3888888888888889e-03)
+                    pc = pc * z + F(4.1666666666666667e-02)
+                    pc = pc * z + F(0.5)
+                    coshm1 = z * pc if abs(dl) < F(1.0) else (Ed[j] + ie) * F(0.5) - F(1.0)
+                    num = Ed[j] + E[j] * ie if b >= F(0.0) else ie + E[j] * Ed[j]
+                    # a larger step: the softplus form, sigma(b) expm1(d) with e^d = e^delta squared, and
+                    # beta theta lo added apart (y's two terms above would cancel to ulps of sinh(delta))
+                    inv = F(1.0) / (F(1.0) + E[j])
+                    sb = inv if b >= F(0.0) else E[j] * inv
+                    snb = E[j] * inv if b >= F(0.0) else inv
+                    ed = Ed[j] * Ed[j]
+                    small = abs(dl) < F(0.35)
+                    y[j] = t * sinh + coshm1 if small else sb * (ed - F(1.0))
+                    u[j] = max(num / (F(1.0) + E[j]) if small else snb + sb * ed, F(1.1754944e-38))
+                    lo_part[j] = F(0.0) if small else dbeta_lo * f[j]
+            else:
+                for j in range(n):
+                    b = from_gap * f[j]
+                    inv = F(1.0) / (F(1.0) + E[j])
+                    sb = inv if b >= F(0.0) else E[j] * inv  # sigma(b) and sigma(-b) from exp(-|b|)
+                    snb = E[j] * inv if b >= F(0.0) else inv
+                    x = dd[j]
+                    p = F(2.4801587301587302e-05)
+                    p = p * x + F(1.9841269841269841e-04)
+                    p = p * x + F(1.3888888888888889e-03)
+                    p = p * x + F(8.3333333333333333e-03)
+                    p = p * x + F(4.1666666666666667e-02)
+                    p = p * x + F(1.6666666666666667e-01)
+                    p = p * x + F(0.5)
+                    em1 = (p * x) * x + x if abs(x) < F(0.35) else Ed[j] - F(1.0)
+                    y[j] = sb * em1
+                    u[j] = max(snb + sb * Ed[j], F(1.1754944e-38))
             log_into(u, L, bits, n)
             rare = 0
             for j in range(n):
                 l1p = y[j] if u[j] == F(1.0) else L[j] * (y[j] / (u[j] - F(1.0)))
-                outside = (abs(dd[j]) > F(80.0)) | (u[j] <= F(1.1754944e-38)) | ((dd[j] > F(0.0))
-                                                                                  & (na[j] < F(-80.0)))
+                outside = (abs(dd[j] / half) > F(80.0)) | (u[j] <= F(1.1754944e-38)) | (
+                    (dd[j] > F(0.0)) & (na[j] < F(-80.0)) & ((not symmetric) | (abs(dd[j]) >= F(0.35))))
                 L[j] = F(0.0) if outside else l1p
                 far[j] = 1 if outside else 0
                 rare += far[j]
             total = sum64(L, n, acc8)
-            if dbeta_lo != F(0.0):
+            if symmetric:
+                for j in range(n):
+                    lo_part[j] = F(0.0) if far[j] else lo_part[j]
+                total += sum64(lo_part, n, acc8)
+            elif dbeta_lo != F(0.0):
                 total += np.float64(dbeta_lo) * sum64(f, n, acc8)
             for j in range(n if rare else 0):
-                if far[j]:  # left out above: in float64
+                if far[j]:  # left out above: in float64, the whole increment
                     th = np.float64(f[j])
                     b, d = np.float64(from_gap) * th, np.float64(dbeta_gap) * th
                     total += np.logaddexp(0.0, b + d) - np.logaddexp(0.0, b)
+                    if symmetric:
+                        total += np.float64(dbeta_lo) * th
             out[r] += total
 
     @jit
     def gaussian(eta, lam, beta_rows, has_beta_rows, beta_scalar, out, k0, k1, c2, c3):
         # pgb_gaussian_element with pgb_normal (Box-Muller on the block's word pair of the element),
-        # pgb_log and pgb_cossin_2pi written out with selects, in loops that vectorise
+        # pgb_log (log_into) and pgb_cossin_2pi written out with selects, in loops that vectorise
         rows, n = eta.shape
         words = np.empty(n + 8, np.uint32)
         u1 = np.empty(n, np.float32)
-        u1bits = u1.view(np.uint32)
         mbits = np.empty(n, np.uint32)
-        mant = mbits.view(np.float32)
+        lg = np.empty(n, np.float32)
         u2 = np.empty(n, np.float32)
         odd = np.empty(n, np.int32)
         for r in range(rows):
@@ -276,29 +331,10 @@ def _build(cache: bool):
                 u1[j] = (F(words[first]) + F(0.5)) * F(2.3283064365386963e-10)
                 u2[j] = F(words[first + 1] >> np.uint32(8)) * F(5.9604644775390625e-08)
                 odd[j] = lane & 1
-            for j in range(n):
-                mbits[j] = (u1bits[j] & np.uint32(0x007FFFFF)) | np.uint32(0x3F000000)
+            log_into(u1, lg, mbits, n)
             er, lr, o = eta[r], lam[r], out[r]
             for j in range(n):
-                e = F(np.int32((u1bits[j] >> np.uint32(23)) & np.uint32(0xFF)) - 126)
-                m = mant[j]
-                small = m < F(0.70710678118654752)
-                e = e - F(1.0) if small else e
-                m = m + m - F(1.0) if small else m - F(1.0)
-                z = m * m
-                p = F(7.0376836292e-2)
-                p = p * m - F(1.1514610310e-1)
-                p = p * m + F(1.1676998740e-1)
-                p = p * m - F(1.2420140846e-1)
-                p = p * m + F(1.4249322787e-1)
-                p = p * m - F(1.6668057665e-1)
-                p = p * m + F(2.0000714765e-1)
-                p = p * m - F(2.4999993993e-1)
-                p = p * m + F(3.3333331174e-1)
-                y = p * m * z
-                y = y + e * F(-2.12194440e-4)
-                y = y - F(0.5) * z
-                radius = np.sqrt(F(-2.0) * ((m + y) + e * F(0.693359375)))
+                radius = np.sqrt(F(-2.0) * lg[j])
                 yy = u2[j] * F(4.0)
                 q = np.floor(yy + F(0.5))
                 phi = (yy - q) * F(1.57079632679489662)
@@ -317,20 +353,24 @@ def _build(cache: bool):
                 t = (cp if (k & 1) == 0 else sp) * F(1 - 2 * (((k + 1) >> 1) & 1))
                 o[j] = er[j] / lr[j] + (radius * t) / np.sqrt(beta * lr[j])
 
-    @jit
-    def csr_rows(xt, indptr, indices, data, acc):
-        # acc[i, :] = sum_k data[k] xt[indices[k], :] over the CSR row of unit i: whole rows of chains, so the
-        # innermost loop is a vectorised multiply-add over contiguous memory
-        n_part, m = acc.shape
-        for i in range(n_part):
+    @inline
+    def csr_into(xt, indptr, indices, data, first, count, acc, m):
+        """acc[i, :m] = sum_k data[k] xt[indices[k], :m] over CSR row first + i, for i < count: whole rows of
+        chains, so the innermost loop is a vectorised multiply-add over contiguous memory."""
+        for i in range(count):
             a = acc[i]
             for c in range(m):
                 a[c] = 0
-            for k in range(indptr[i], indptr[i + 1]):
+            for k in range(indptr[first + i], indptr[first + i + 1]):
                 w = data[k]
                 x = xt[indices[k]]
                 for c in range(m):
                     a[c] += w * x[c]
+
+    @jit
+    def csr_rows(xt, indptr, indices, data, acc):
+        # acc[i, :] = sum_k data[k] xt[indices[k], :] over the CSR row of unit i
+        csr_into(xt, indptr, indices, data, 0, acc.shape[0], acc, acc.shape[1])
 
     @jit
     def binary_streams(field, bias, has_bias, beta_rows, has_beta_rows, beta_scalar, gap, lo, hi, out, index,
@@ -379,15 +419,7 @@ def _build(cache: bool):
                     a = class_start[c]
                     nc = class_start[c + 1] - a
                     c2, c3 = counters[s * classes + c, 0], counters[s * classes + c, 1]
-                    for j in range(nc):
-                        aj = acc[j]
-                        for q in range(tb):
-                            aj[q] = 0
-                        for k in range(indptr[a + j], indptr[a + j + 1]):
-                            w = data[k]
-                            xs = xt[indices[k]]
-                            for q in range(tb):
-                                aj[q] += w * xs[q]
+                    csr_into(xt, indptr, indices, data, a, nc, acc, tb)
                     for q in range(tb):
                         start = (t0 + q) * nc
                         philox_into(start >> 2, (start + nc - 1) >> 2, c2, c3, k0, k1, words[q])
@@ -630,7 +662,8 @@ class CpuKernels:
     def binary_log_step(self, field, b_to, b_from, gap, lo, out):
         """``out += sum_j log Z(b_to theta_j) - log Z(b_from theta_j)`` per row of binary units (see the kernel):
         an annealing step's weight increment in float32 without cancellation, summed in float64."""
-        self.k["binary_log_step"](field, F((b_to - b_from) * gap), F(b_from * gap), F((b_to - b_from) * lo), out)
+        self.k["binary_log_step"](field, F((b_to - b_from) * gap), F(b_from * gap), F((b_to - b_from) * lo),
+                                  bool(lo + (lo + gap) == 0), out)
 
     def gaussian(self, stream, eta, lam, beta, out):
         rows = eta.shape[0]

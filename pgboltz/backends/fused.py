@@ -63,6 +63,8 @@ class Launches:
     def take(self, n: int) -> np.ndarray:
         """Counter words of the next ``n`` launches, ``(n, 2)`` uint32: row i is what the i-th :meth:`next`
         would give."""
+        if int(n) < 0:
+            raise ValueError(f"take: n must be >= 0, got {n}")
         c = np.arange(self.count, self.count + int(n), dtype=np.uint64)
         self.count += int(n)
         return np.stack([c & np.uint64(0xFFFFFFFF), c >> np.uint64(32)], axis=1).astype(np.uint32)

@@ -28,7 +28,7 @@ once, Philox4x32-10 randomness is drawn inside the loop (stream ``k`` has its ow
 as on the GPU) and the states are written; no noise buffer. ``fused=False``, float64,
 or a machine without Numba run the array code (PCG64 noise and the unit type's
 ``sample_``) instead. Sparse factors' fields are compiled loops too, in either dtype
-(:class:`pgboltz.factors.sparse.CsrRowsTerm`).
+(:class:`pgboltz.factors.sparse._CsrRowsTerm`).
 """
 
 from __future__ import annotations
@@ -112,6 +112,13 @@ class NumpyBackend(Backend):
         return self.fused
 
     @property
+    def kernels_draw_streams(self):
+        return self.fused
+
+    def sparse_sweep(self, stream, x, layout, beta, lo, hi, sweeps):
+        self.kernels().sparse_sweep(stream, x, layout, beta, hi - lo, lo, hi, sweeps)
+
+    @property
     def csr_rows(self):
         return cpu_kernels.kernels()["csr_rows"] if self.compiled else None
 
@@ -166,6 +173,7 @@ class NumpyBackend(Backend):
             self.map_rows(fn, chunks)
 
     def parallel_chunks(self, n_rows: int, n_elements: int) -> list[slice]:
+        # the random streams' row chunks (on the worker threads), or all rows at once when that is not worth it
         if self._pool is None or n_elements < PARALLEL_MIN_ELEMENTS:
             return [slice(0, n_rows)]
         return self.chunks(n_rows)

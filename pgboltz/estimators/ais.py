@@ -189,7 +189,8 @@ class _Path:
         self.log_z0 += float(sum(graph.group(h).size * np.log(len(graph.group(h).units.support)) for h in self.summed))
         self.base_dev = {g: {s: self.be.asarray(v) for s, v in f.items()} for g, f in self.base.items()}
         self.raw_fields = None
-        #: a compiled weight increment of each summed group (binary units on the CPU), or None: float64 arrays
+        #: each summed group's compiled weight increment (binary units on the CPU), or None: its unit type's
+        #: log-partitions in float64
         self.log_steps = {h: self.be.log_partition_step(graph.group(h).units, tuple(self.model.terms(h).by_slot))
                           for h in self.summed}
 

@@ -110,6 +110,12 @@ class FieldTerm:
     def __call__(self, states: dict, out, add: bool, rows=slice(None)) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def csr(self):
+        """``(source group, indptr, indices, data)`` when the term is the sparse product ``out[:, i] = sum_k
+        data[k] x_source[:, indices[k]]`` over CSR row i (host arrays), else None. A backend that runs whole
+        sweeps of a sparse group in one call (:meth:`pgboltz.backends.Backend.sparse_sweep`) reads it."""
+        return None
+
 
 class DeviceParams(dict):
     """A factor's parameters on a backend: ``{name: array}`` plus a write ``version``."""

@@ -21,6 +21,25 @@ class BiasTerm(FieldTerm):
             out[rows] = self.b
 
 
+class BiasSum(BiasTerm):
+    """Several constant terms of one slot (a model's own bias and an AIS base model's, say) as one: their
+    vectors added up over the units on every call (they may change in place), then added to the field once.
+    Every path -- the array code, a fused kernel that takes the bias, fields given to a draw -- adds this one
+    sum, so they all round alike."""
+
+    def __init__(self, terms):
+        self.terms = list(terms)
+        self.copies_params = any(t.copies_params for t in self.terms)
+        self.slot = self.terms[0].slot
+
+    @property
+    def b(self):
+        total = self.terms[0].b + self.terms[1].b
+        for t in self.terms[2:]:
+            total += t.b
+        return total
+
+
 class Bias(Factor):
     """Linear term on one group. ``b`` has the group's shape; linear_i += b_i."""
 

@@ -5,7 +5,7 @@
 
 Custom topologies (king's graphs, Chimera/Pegasus-like graphs, anything from an
 edge list) are written with this factor. On the CPU with compiled kernels (Numba), fields are a compiled
-loop over CSR rows on chains transposed to (units, chains) (:class:`CsrRowsTerm`). Without them, fields
+loop over CSR rows on chains transposed to (units, chains) (:class:`_CsrRowsTerm`). Without them, fields
 are computed from
 padded neighbour lists (ELL layout), ``theta[:, i] = sum_k w[i, k] x[:, nbr[i, k]]``: per bucket of
 units of similar degree (a hub pads only its bucket), one gather of the neighbours' states and one
@@ -158,7 +158,7 @@ class _CsrTerm(FieldTerm):
             out[rows] = product
 
 
-class CsrRowsTerm(FieldTerm):
+class _CsrRowsTerm(FieldTerm):
     """theta[:, i] (+)= sum_k w_k x[:, col_k] over the CSR row of unit i, by a compiled loop
     (:attr:`pgboltz.backends.Backend.csr_rows`).
 
@@ -174,6 +174,9 @@ class CsrRowsTerm(FieldTerm):
         self.indices = np.ascontiguousarray(cols, dtype=np.int64)
         self.data = np.ascontiguousarray(w[np.asarray(edge, dtype=np.intp)])
         self.source, self.n_part, self.kernel = source, n_rows, backend.csr_rows
+
+    def csr(self):
+        return self.source, self.indptr, self.indices, self.data
 
     def __call__(self, states, out, add, rows=slice(None)):
         x, out = states[self.source][rows], out[rows]
@@ -280,7 +283,7 @@ class Sparse(Factor):
                 rows, cols, e, n_rows = position[rows[keep]], cols[keep], e[keep], len(index)
             if backend.has_sparse:
                 return _CsrTerm(source, rows, cols, e, n_rows, self.sizes[source], params["w"], backend)
-            return CsrRowsTerm(source, rows, cols, e, n_rows, params["w"], backend)
+            return _CsrRowsTerm(source, rows, cols, e, n_rows, params["w"], backend)
         nbr, slot_edge = ell_layout(rows, cols, e, self.sizes[target])
         if index is not None:
             nbr, slot_edge = nbr[index], slot_edge[index]
