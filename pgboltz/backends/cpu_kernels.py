@@ -650,7 +650,7 @@ class CpuKernels:
         (see the kernel). Takes the stream's next ``sweeps * classes`` launches, as that many ``binary``
         calls would. ``tile``: chains per transposed copy (default: :func:`sparse_tile`)."""
         indptr, indices, data, class_start, units, bias = layout
-        tile = sparse_tile(x.shape[1]) if tile is None else tile
+        tile = max(1, min(x.shape[0], sparse_tile(x.shape[1]))) if tile is None else tile  # no wider than the rows
         beta_rows, has_beta_rows, beta_scalar = self._beta(beta, x.shape[0])
         launches = self.launches[stream]
         counters = launches.take(int(sweeps) * (len(class_start) - 1))
