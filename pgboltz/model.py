@@ -198,12 +198,8 @@ class _PartUpdate:
         one elementwise draw -- the same draws as chunk by chunk, in fewer and longer operations."""
         m, every = self.model, slice(None)
         field, bias = self._fields(every, given, mean)
-        streams = getattr(self.kernel, "streams", None)
-        if streams is not None and self.halves is None:
-            if self.scatter is not None:
-                streams(chunks, field, m.beta_rows(every), m.states[self.group], bias=bias, index=self.scatter)
-            else:
-                streams(chunks, field, m.beta_rows(every), self.out, bias=bias if self.terms.fuse_bias else None)
+        if getattr(self.kernel, "streams", None) is not None and self.halves is None:
+            self._draw_streams(every, chunks, field, bias, 0)
         elif self.kernel is not None:
             for k, rows in enumerate(chunks):
                 if rows.stop > rows.start:
@@ -214,6 +210,27 @@ class _PartUpdate:
                     m.backend.draw_(self.units.noise, k, self.noise[rows])
             self.units.sample_(m.backend.xp, field, m.beta_rows(every), self.noise, self.out)
         self._write_back(every)
+
+    def sample_streams(self, first, chunks):
+        """:meth:`sample` of the consecutive row chunks ``chunks`` (random streams ``first``, ``first + 1``,
+        ...) with one field evaluation for all their rows and one kernel call (``kernel.streams``): the same
+        draws as chunk by chunk, the products on longer blocks of rows."""
+        rows = slice(chunks[0].start, chunks[-1].stop)
+        field, bias = self._fields(rows, None, None)
+        self._draw_streams(rows, [slice(c.start - rows.start, c.stop - rows.start) for c in chunks], field, bias,
+                           first)
+        self._write_back(rows)
+
+    def _draw_streams(self, rows, chunks, field, bias, first):
+        """Draw chains ``rows`` from their filled slots ``field`` by one kernel call: chunk k of them (rows
+        relative to ``rows``) with stream ``first + k``."""
+        m = self.model
+        if self.scatter is not None:
+            self.kernel.streams(chunks, field, m.beta_rows(rows), m.states[self.group][rows], bias=bias,
+                                index=self.scatter, first=first)
+        else:
+            self.kernel.streams(chunks, field, m.beta_rows(rows), self.out[rows],
+                                bias=bias if self.terms.fuse_bias else None, first=first)
 
     def _write_back(self, rows):
         """Copy drawn units of a part (not a whole group) into the group's states."""
@@ -454,6 +471,13 @@ class CompiledModel:
         self._whole = self.backend.whole_fields(self.chains) and any(
             isinstance(u, _PartUpdate) and u.blas for block in self.updates for u in block)
         self._means_plan, self._mean_buffers = {}, {}
+        #: with fewer worker threads than random streams, each thread's consecutive chunks as one task:
+        #: ``[(first stream, [chunks])]`` (one product over their rows, one kernel call), or None
+        self._stream_groups = None
+        threads = getattr(self.backend, "threads", None)
+        if self.backend.kernels_draw_streams and threads and threads < len(self._chunks) and not self._whole:
+            cut = np.linspace(0, len(self._chunks), threads + 1).round().astype(int)
+            self._stream_groups = [(int(a), self._chunks[a:b]) for a, b in zip(cut[:-1], cut[1:]) if b > a]
 
     def _check_range(self, graph):
         """Refuse parameters that the backend's dtype cannot hold (1e300 in float32 becomes inf)."""
@@ -648,6 +672,13 @@ class CompiledModel:
         writing E[x | rest] into ``mean`` if given (a whole-group :class:`_PartUpdate` only)."""
         if self._whole and isinstance(u, _PartUpdate) and u.blas:
             u.sample_whole(self._chunks, given, mean)
+            return
+        if self._stream_groups and given is None and mean is None and isinstance(u, _PartUpdate) \
+                and getattr(u.kernel, "streams", None) is not None and u.halves is None:
+            groups = self._stream_groups  # fewer threads than streams: one task per thread
+            # map_rows passes each task's position in the list (skipping empty ones), which indexes ``groups``
+            self.backend.map_rows_sized(lambda g, rows: u.sample_streams(*groups[g]),
+                                        [slice(c[0].start, c[-1].stop) for _, c in groups], u.n_elements)
             return
         fn = u.sample if given is None and mean is None else (lambda k, rows: u.sample(k, rows, given, mean))
         if self._whole:  # BLAS may use every core in this run: no worker threads beside it

@@ -484,3 +484,22 @@ def test_draws_from_given_fields_equal_draws_with_several_biases():
         m.draw(["h"], given={"h": m.field("h")} if given else None)
         out.append(m.get_states()["h"])
     assert np.array_equal(out[0], out[1])
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("name, chains", [("rbm", 601), ("mixed", 601), ("large-rbm", 3000)])  # the last: on
+def test_a_threads_chunks_drawn_as_one_task_equal_chunk_by_chunk(name, chains, threads):  # the thread pool
+    """With fewer threads than streams, each thread computes its consecutive chunks' fields in one product and
+    draws them, each with its own stream, in one kernel call: the states and launch counts of one task per
+    chunk."""
+    g = rbm(100, 80, seed=1) if name == "large-rbm" else GRAPH_BUILDERS[name]()
+    runs = []
+    for grouped in (True, False):
+        s = GibbsSampler(g, chains=chains, backend=NumpyBackend(seed=3, streams=4, threads=threads))
+        assert not s.model._whole and (s.model._stream_groups is not None) == (threads < 4)
+        if not grouped:
+            s.model._stream_groups = None
+        s.sweep(5)
+        runs.append((s.get_states(), [ln.count for ln in s.model.backend.kernels().launches]))
+    assert all(np.array_equal(runs[0][0][k], runs[1][0][k]) for k in runs[0][0])
+    assert runs[0][1] == runs[1][1]

@@ -114,8 +114,8 @@ class Backend:
         which the model then leaves out of the field); one with ``takes_index = True`` takes ``index=``
         and then writes column j of the draw into column ``index[j]`` of ``out`` (the group's states:
         a part drawn without a write-back). With ``kernels_draw_streams``, a binary kernel also has
-        ``kernel.streams(chunks, field, beta, out, bias=, index=)``: every row chunk k of a field computed
-        for all chains, drawn with stream k, in one call. The array code (noise buffer + ``units.sample_``) is the
+        ``kernel.streams(chunks, field, beta, out, bias=, index=, first=0)``: row chunk k of ``field`` (rows
+        relative to it) drawn with stream ``first + k``, every chunk in one call. The array code (noise buffer + ``units.sample_``) is the
         fallback and the reference a kernel is tested against. None without ``fused``.
         """
         family = fused_family(units, slots) if self.fused else None
@@ -130,8 +130,8 @@ class Backend:
 
             binary.takes_bias, binary.takes_index = True, self.kernels_take_index
             if self.kernels_draw_streams:
-                def streams(chunks, field, beta, out, bias=None, index=None):
-                    kernels.binary_streams(chunks, field["linear"], bias, beta, hi - lo, lo, hi, out, index)
+                def streams(chunks, field, beta, out, bias=None, index=None, first=0):
+                    kernels.binary_streams(chunks, field["linear"], bias, beta, hi - lo, lo, hi, out, index, first)
 
                 binary.streams = streams
             return binary

@@ -617,14 +617,14 @@ class CpuKernels:
                          beta_scalar, F(gap), F(lo), F(hi), out, self._NO_INDEX if index is None else index,
                          index is not None, *self._key(stream))
 
-    def binary_streams(self, chunks, field, bias, beta, gap, lo, hi, out, index=None):
-        """:meth:`binary` of every row chunk ``chunks[k]`` with stream k, in one call (fields computed for
-        all chains at once; empty chunks draw nothing and take no launch)."""
+    def binary_streams(self, chunks, field, bias, beta, gap, lo, hi, out, index=None, first=0):
+        """:meth:`binary` of every row chunk ``chunks[k]`` of ``field`` with stream ``first + k``, in one call
+        (fields computed for several chunks at once; empty chunks draw nothing and take no launch)."""
         bounds = np.array([c.start for c in chunks] + [chunks[-1].stop], dtype=np.int64)
         words = np.zeros((len(chunks), 4), np.uint32)
         for k, c in enumerate(chunks):
             if c.stop > c.start:
-                words[k] = launch_words(self.launches[k])
+                words[k] = launch_words(self.launches[first + k])
         beta_rows, has_beta_rows, beta_scalar = self._beta(beta, field.shape[0])
         self.k["binary_streams"](field, self._NONE if bias is None else bias, bias is not None, beta_rows,
                                  has_beta_rows, beta_scalar, F(gap), F(lo), F(hi), out,
