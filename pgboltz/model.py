@@ -313,12 +313,8 @@ class _SparseSweep:
 
     def run(self, n: int) -> None:
         m = self.model
-        layout, x, be = self.layout(), m.states[self.group], m.backend
-
-        def fn(k, rows):
-            be.sparse_sweep(k, x[rows], layout, m.beta_rows(rows), self.lo, self.hi, n)
-
-        be.map_rows_sized(fn, m._chunks, m.chains * x.shape[1])
+        m.backend.sparse_sweep(m.states[self.group], self.layout(), m.beta_rows(slice(None)), self.lo, self.hi, n,
+                               m._chunks)
 
 
 class _JointUpdate:

@@ -147,13 +147,14 @@ class Backend:
     #: (``kernel.streams``: see :meth:`fused_update`)
     kernels_draw_streams = False
 
-    def sparse_sweep(self, stream, x, layout, beta, lo, hi, sweeps) -> None:
+    def sparse_sweep(self, x, layout, beta, lo, hi, sweeps, chunks) -> None:
         """``sweeps`` sweeps over the colour classes of one group of binary units {lo, hi} whose field is a
-        sparse product of its own states plus a bias, on the rows ``x`` (a row chunk, drawn with random
-        stream ``stream``) in place. ``layout``: ``(indptr, indices, data, class_start, units, bias or
-        None)``: class c is the units ``units[class_start[c]:class_start[c + 1]]``, whose CSR rows are the
-        same range of ``indptr``. The draws and launches are those of one fused update per class and sweep
-        in order. Only backends with ``sparse_sweeps``."""
+        sparse product of its own states plus a bias, on the group's states ``x`` (every chain) in place, row
+        chunk k of ``chunks`` drawn with random stream k; ``beta``: a number or a ``(chains, 1)`` column.
+        ``layout``: ``(indptr, indices, data, class_start, units, bias or None)``: class c is the units
+        ``units[class_start[c]:class_start[c + 1]]``, whose CSR rows are the same range of ``indptr``. The
+        draws and launches are those of one fused update per class, sweep and chunk, in order. Only backends
+        with ``sparse_sweeps``."""
         raise NotImplementedError
 
     #: whether :meth:`csr` gives sparse matrices (sparse factors then use one product per update)

@@ -386,14 +386,15 @@ def _build(cache: bool):
 
     @jit
     def sparse_sweep(x, indptr, indices, data, class_start, units, bias, has_bias, beta_rows, has_beta_rows,
-                     beta_scalar, gap, lo, hi, k0, k1, counters, sweeps, tile):
+                     beta_scalar, gap, lo, hi, keys, counters, row_stream, row_local, sweeps, tile):
         # ``sweeps`` sweeps over the colour classes of one group whose field is one sparse coupling within it
-        # (plus a bias), on the rows of one random stream, in place. Class c is units[class_start[c]:
-        # class_start[c + 1]], its CSR rows the same range of indptr (columns: units of the group). Launch
-        # (sweep s, class c) takes counters[s * classes + c]. Chains are independent, so ``tile`` chains at a
-        # time run every sweep on a (units, tile) transposed copy that stays in cache; the field and the
-        # draw of element (row r, class unit j) are ``csr_rows``' and ``binary``'s (Philox element r nc + j),
-        # so the states equal class-by-class updates bit for bit.
+        # (plus a bias), on the chains ``x``, in place. Class c is units[class_start[c]:class_start[c + 1]],
+        # its CSR rows the same range of indptr (columns: units of the group). Row r belongs to random stream
+        # row_stream[r] (key keys[stream]), where it is row row_local[r] of the stream's chunk; launch (sweep
+        # s, class c) of a stream takes counters[stream, s * classes + c]. Chains are independent, so ``tile``
+        # chains at a time (of any streams) run every sweep on a (units, tile) transposed copy that stays in
+        # cache; the field and the draw of element (local row r, class unit j) are ``csr_rows``' and
+        # ``binary``'s (Philox element r nc + j), so the states equal class-by-class updates bit for bit.
         rows, n = x.shape
         classes = class_start.shape[0] - 1
         widest = 0
@@ -418,11 +419,13 @@ def _build(cache: bool):
                 for c in range(classes):
                     a = class_start[c]
                     nc = class_start[c + 1] - a
-                    c2, c3 = counters[s * classes + c, 0], counters[s * classes + c, 1]
+                    launch = s * classes + c
                     csr_into(xt, indptr, indices, data, a, nc, acc, tb)
                     for q in range(tb):
-                        start = (t0 + q) * nc
-                        philox_into(start >> 2, (start + nc - 1) >> 2, c2, c3, k0, k1, words[q])
+                        st = row_stream[t0 + q]
+                        start = row_local[t0 + q] * nc
+                        philox_into(start >> 2, (start + nc - 1) >> 2, counters[st, launch, 0],
+                                    counters[st, launch, 1], keys[st, 0], keys[st, 1], words[q])
                         offs[q] = start & 3
                     for j in range(nc):
                         aj = acc[j]
@@ -644,20 +647,36 @@ class CpuKernels:
         self.k["checkerboard"](x, *params, uniform, chains.start, chains.stop, H, W, colour, F(beta_gap), np.int8(lo),
                                np.int8(hi), *words)
 
-    def sparse_sweep(self, stream, x, layout, beta, gap, lo, hi, sweeps, tile=None):
-        """``sweeps`` sweeps of a group's colour classes on the rows ``x`` of stream ``stream`` (in place);
-        ``layout``: ``(indptr, indices, data, class_start, units, bias or None)`` of the classes in order
-        (see the kernel). Takes the stream's next ``sweeps * classes`` launches, as that many ``binary``
-        calls would. ``tile``: chains per transposed copy (default: :func:`sparse_tile`)."""
+    def sparse_plan(self, chunks, launches_each):
+        """Take ``launches_each`` launches of every stream whose row chunk (``chunks[k]``, stream k) has rows, as
+        that many ``binary`` calls per chunk would, and map rows to streams: ``(row_stream, row_local, keys,
+        counters)`` for :meth:`sparse_sweep`."""
+        n = chunks[-1].stop if chunks else 0
+        row_stream, row_local = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        keys = np.zeros((len(chunks), 2), np.uint32)
+        counters = np.zeros((len(chunks), int(launches_each), 2), np.uint32)
+        for k, c in enumerate(chunks):
+            row_stream[c] = k
+            row_local[c] = np.arange(c.stop - c.start)
+            keys[k] = self.launches[k].key
+            if c.stop > c.start:
+                counters[k] = self.launches[k].take(launches_each)
+        return row_stream, row_local, keys, counters
+
+    def sparse_sweep(self, plan, x, layout, beta, gap, lo, hi, sweeps, rows, tile=None):
+        """``sweeps`` sweeps of a group's colour classes on the chains ``x[rows]`` in place, each row drawn with
+        its stream by ``plan`` (:meth:`sparse_plan`, over all of ``x``); ``layout``: ``(indptr, indices, data,
+        class_start, units, bias or None)`` of the classes in order (see the kernel); ``beta``: a number or one
+        per row of ``x``; ``tile``: chains per transposed copy (default: :func:`sparse_tile`)."""
         indptr, indices, data, class_start, units, bias = layout
-        tile = max(1, min(x.shape[0], sparse_tile(x.shape[1]))) if tile is None else tile  # no wider than the rows
-        beta_rows, has_beta_rows, beta_scalar = self._beta(beta, x.shape[0])
-        launches = self.launches[stream]
-        counters = launches.take(int(sweeps) * (len(class_start) - 1))
-        self.k["sparse_sweep"](x, indptr, indices, data, class_start, units, self._NONE if bias is None else bias,
-                               bias is not None, beta_rows, has_beta_rows, beta_scalar, F(gap), F(lo), F(hi),
-                               np.uint32(launches.key[0]), np.uint32(launches.key[1]), counters, int(sweeps),
-                               int(tile))
+        row_stream, row_local, keys, counters = plan
+        xs = x[rows]
+        tile = max(1, min(xs.shape[0], sparse_tile(x.shape[1]))) if tile is None else tile  # no wider than xs
+        beta_rows, has_beta_rows, beta_scalar = self._beta(beta if np.ndim(beta) == 0 else np.reshape(beta, -1)[rows],
+                                                           xs.shape[0])
+        self.k["sparse_sweep"](xs, indptr, indices, data, class_start, units, self._NONE if bias is None else bias,
+                               bias is not None, beta_rows, has_beta_rows, beta_scalar, F(gap), F(lo), F(hi), keys,
+                               counters, row_stream[rows], row_local[rows], int(sweeps), int(tile))
 
     def binary_log_step(self, field, b_to, b_from, gap, lo, out):
         """``out += sum_j log Z(b_to theta_j) - log Z(b_from theta_j)`` per row of binary units (see the kernel):

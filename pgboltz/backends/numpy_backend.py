@@ -115,8 +115,17 @@ class NumpyBackend(Backend):
     def kernels_draw_streams(self):
         return self.fused
 
-    def sparse_sweep(self, stream, x, layout, beta, lo, hi, sweeps):
-        self.kernels().sparse_sweep(stream, x, layout, beta, hi - lo, lo, hi, sweeps)
+    def sparse_sweep(self, x, layout, beta, lo, hi, sweeps, chunks):
+        # rows are mapped to their streams, so tiles of chains may span streams (few chains per stream still
+        # fill a tile); the chains are split between the threads at tile boundaries, which changes nothing drawn
+        kernels = self.kernels()
+        plan = kernels.sparse_plan(chunks, int(sweeps) * (len(layout[3]) - 1))
+        n = x.shape[0]
+        tile = cpu_kernels.sparse_tile(x.shape[1])
+        parts = self.threads if n * x.shape[1] >= PARALLEL_MIN_ELEMENTS else 1
+        cut = [min(n, -(-n * i // parts // tile) * tile) for i in range(parts)] + [n]
+        self.map_rows(lambda k, rows: kernels.sparse_sweep(plan, x, layout, beta, hi - lo, lo, hi, sweeps, rows),
+                      [slice(a, b) for a, b in zip(cut[:-1], cut[1:])])
 
     @property
     def csr_rows(self):
