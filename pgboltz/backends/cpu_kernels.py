@@ -188,6 +188,24 @@ def _build(cache: bool):
             acc[0] += np.float64(x[j])
         return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
+    @inline
+    def expm1_series(x):
+        """expm1(x) by its series to x^8 / 8!: within a rounding or two for |x| < 0.35."""
+        p = F(2.4801587301587302e-05)
+        p = p * x + F(1.9841269841269841e-04)
+        p = p * x + F(1.3888888888888889e-03)
+        p = p * x + F(8.3333333333333333e-03)
+        p = p * x + F(4.1666666666666667e-02)
+        p = p * x + F(1.6666666666666667e-01)
+        p = p * x + F(0.5)
+        return (p * x) * x + x
+
+    @inline
+    def sigmoid_pair(b, e):
+        """(sigma(b), sigma(-b)) from e = exp(-|b|), neither cancelling."""
+        inv = F(1.0) / (F(1.0) + e)
+        return (inv, e * inv) if b >= F(0.0) else (e * inv, inv)
+
     @jit
     def binary_log_step(field, dbeta_gap, from_gap, dbeta_lo, symmetric, out):
         # out[r] += sum_j log Z(b_to theta_j) - log Z(b_from theta_j) of binary units {lo, lo + gap}, where
@@ -232,14 +250,7 @@ def _build(cache: bool):
                 for j in range(n):
                     b = from_gap * f[j]
                     x = na[j]  # -|b| = -2|x|
-                    p = F(2.4801587301587302e-05)
-                    p = p * x + F(1.9841269841269841e-04)
-                    p = p * x + F(1.3888888888888889e-03)
-                    p = p * x + F(8.3333333333333333e-03)
-                    p = p * x + F(4.1666666666666667e-02)
-                    p = p * x + F(1.6666666666666667e-01)
-                    p = p * x + F(0.5)
-                    em1 = (p * x) * x + x if x > F(-0.35) else E[j] - F(1.0)
+                    em1 = expm1_series(x) if x > F(-0.35) else E[j] - F(1.0)
                     t = -em1 / (F(1.0) + E[j])  # tanh(|x|)
                     t = t if b >= F(0.0) else -t
                     dl = dd[j]
@@ -259,9 +270,7 @@ def _build(cache: bool):
                     num = Ed[j] + E[j] * ie if b >= F(0.0) else ie + E[j] * Ed[j]
                     # a larger step: the softplus form, sigma(b) expm1(d) with e^d = e^delta squared, and
                     # beta theta lo added apart (y's two terms above would cancel to ulps of sinh(delta))
-                    inv = F(1.0) / (F(1.0) + E[j])
-                    sb = inv if b >= F(0.0) else E[j] * inv
-                    snb = E[j] * inv if b >= F(0.0) else inv
+                    sb, snb = sigmoid_pair(b, E[j])
                     ed = Ed[j] * Ed[j]
                     small = abs(dl) < F(0.35)
                     y[j] = t * sinh + coshm1 if small else sb * (ed - F(1.0))
@@ -269,19 +278,9 @@ def _build(cache: bool):
                     lo_part[j] = F(0.0) if small else dbeta_lo * f[j]
             else:
                 for j in range(n):
-                    b = from_gap * f[j]
-                    inv = F(1.0) / (F(1.0) + E[j])
-                    sb = inv if b >= F(0.0) else E[j] * inv  # sigma(b) and sigma(-b) from exp(-|b|)
-                    snb = E[j] * inv if b >= F(0.0) else inv
+                    sb, snb = sigmoid_pair(from_gap * f[j], E[j])
                     x = dd[j]
-                    p = F(2.4801587301587302e-05)
-                    p = p * x + F(1.9841269841269841e-04)
-                    p = p * x + F(1.3888888888888889e-03)
-                    p = p * x + F(8.3333333333333333e-03)
-                    p = p * x + F(4.1666666666666667e-02)
-                    p = p * x + F(1.6666666666666667e-01)
-                    p = p * x + F(0.5)
-                    em1 = (p * x) * x + x if abs(x) < F(0.35) else Ed[j] - F(1.0)
+                    em1 = expm1_series(x) if abs(x) < F(0.35) else Ed[j] - F(1.0)
                     y[j] = sb * em1
                     u[j] = max(snb + sb * Ed[j], F(1.1754944e-38))
             log_into(u, L, bits, n)
