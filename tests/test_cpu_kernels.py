@@ -141,21 +141,8 @@ def test_kernel_samples_match_exact_marginals(name):
     assert z_scores(m.flat_mean(), ex.mean, m.flat_mean_se(), m.n_samples * m.n_chains).max() < 4
 
 
-def test_gaussian_kernel_samples_match_exact_hidden_marginals():
-    g = gb_rbm(seed=1, nv=3, nh=3)
-    s = GibbsSampler(g, chains=4000, backend=NumpyBackend(seed=5))
-    m = s.run(100, burn_in=50, batches=50, groups=["h"]).moments
-    hm = exact(g, second_moments=False).mean_of(g, "h").ravel()
-    assert z_scores(m.mean["h"].ravel(), hm, m.mean_se["h"].ravel(), m.n_samples * m.n_chains).max() < 4
-
-
-def test_per_chain_beta_in_the_kernel_and_beta_zero_chains_are_uniform():
-    g = rbm(6, 4, scale=2.0, seed=0)
-    beta = np.repeat([0.0, 1.0], 2000)
-    s = GibbsSampler(g, chains=4000, backend=NumpyBackend(seed=3), beta=beta)
-    s.sweep(20)
-    v = s.get_states()["v"]
-    assert np.abs(v[:2000].mean(axis=0) - 0.5).max() < 4 * np.sqrt(0.25 / 2000)
+# The Gaussian kernel's exact hidden marginals and per-chain beta (beta = 0 chains uniform) are checked on
+# both fused backends in tests/test_fused.py.
 
 
 def test_launches_count_per_stream():

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from pgboltz import GibbsSampler
+from pgboltz.backends import NumpyBackend, cpu_kernels
 from pgboltz.backends.cupy_backend import CupyBackend
 from pgboltz.exact import exact
 from pgboltz.models import ising, rbm
@@ -57,9 +58,16 @@ def test_fused_bias_is_left_out_of_the_field_and_restored_for_mean_field():
     assert all(np.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
-def test_gaussian_units_use_the_fused_kernel_and_follow_exact_hidden_marginals():
+#: the backends with fused kernels: the CuPy code path on its stand-in, and the NumPy backend's compiled twins
+FUSED_BACKENDS = [pytest.param(fake_backend, id="cupy-stand-in"),
+                  pytest.param(NumpyBackend, id="numpy", marks=pytest.mark.skipif(
+                      not cpu_kernels.available(), reason="numba not installed"))]
+
+
+@pytest.mark.parametrize("backend", FUSED_BACKENDS)
+def test_gaussian_units_use_the_fused_kernel_and_follow_exact_hidden_marginals(backend):
     g = gb_rbm(seed=1, nv=3, nh=3)
-    s = GibbsSampler(g, chains=4000, backend=fake_backend(seed=5))
+    s = GibbsSampler(g, chains=4000, backend=backend(seed=5))
     v = next(u for block in s.model.updates for u in block if u.group == "v")
     assert v.kernel is not None and v.kernel.__name__ == "gaussian"
     m = s.run(100, burn_in=50, batches=50, groups=["h"]).moments
@@ -68,10 +76,11 @@ def test_gaussian_units_use_the_fused_kernel_and_follow_exact_hidden_marginals()
     assert z_scores(m.mean["h"].ravel(), hm, m.mean_se["h"].ravel(), m.n_samples * m.n_chains).max() < 4
 
 
-def test_per_chain_beta_runs_fused_and_beta_zero_chains_are_uniform():
+@pytest.mark.parametrize("backend", FUSED_BACKENDS)
+def test_per_chain_beta_runs_fused_and_beta_zero_chains_are_uniform(backend):
     g = rbm(6, 4, scale=2.0, seed=0)
     beta = np.repeat([0.0, 1.0], 2000)
-    s = GibbsSampler(g, chains=4000, backend=fake_backend(seed=3), beta=beta)
+    s = GibbsSampler(g, chains=4000, backend=backend(seed=3), beta=beta)
     s.sweep(20)
     v = s.get_states()["v"]
     hot = v[:2000].mean(axis=0)  # beta = 0: every unit is a fair coin
