@@ -222,15 +222,14 @@ class _PartUpdate:
         self._write_back(rows)
 
     def _draw_streams(self, rows, chunks, field, bias, first):
-        """Draw chains ``rows`` from their filled slots ``field`` by one kernel call: chunk k of them (rows
-        relative to ``rows``) with stream ``first + k``."""
+        """Draw chains ``rows`` from their filled slots ``field`` (plus ``bias``, None unless split off) by one
+        binary kernel call: chunk k of them (rows relative to ``rows``) with stream ``first + k``."""
         m = self.model
         if self.scatter is not None:
             self.kernel.streams(chunks, field, m.beta_rows(rows), m.states[self.group][rows], bias=bias,
                                 index=self.scatter, first=first)
         else:
-            self.kernel.streams(chunks, field, m.beta_rows(rows), self.out[rows],
-                                bias=bias if self.terms.fuse_bias else None, first=first)
+            self.kernel.streams(chunks, field, m.beta_rows(rows), self.out[rows], bias=bias, first=first)
 
     def _write_back(self, rows):
         """Copy drawn units of a part (not a whole group) into the group's states."""
@@ -263,9 +262,9 @@ class _PartUpdate:
 class _SparseSweep:
     """Whole sweeps of a schedule made only of colour classes of one group of binary units whose field is
     one sparse product of the group's own states (plus its bias): a custom topology's spin glass or BQM.
-    The backend runs every sweep of a row chunk in one call (:meth:`pgboltz.backends.Backend.sparse_sweep`)
-    instead of one update per class; it computes the fields and draws of the class-by-class updates, so the
-    states are the same bit for bit. The classes' CSR rows and biases come from the compiled terms (their
+    The backend runs all the sweeps of every chain in one call (:meth:`pgboltz.backends.Backend.sparse_sweep`)
+    instead of one update per class and row chunk; it computes the fields and draws of the class-by-class
+    updates, so the states are the same bit for bit. The classes' CSR rows and biases come from the compiled terms (their
     :meth:`~pgboltz.factors.base.FieldTerm.csr` arrays; the layout is rebuilt when the terms are)."""
 
     def __init__(self, model, updates, lo, hi):
