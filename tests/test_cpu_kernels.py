@@ -401,6 +401,97 @@ def test_compiled_log_step_gives_the_weights_of_the_float64_path(monkeypatch):
         assert np.ptp(res.log_weights) > 0.5  # measured: differences 1e-6 (Bernoulli) and 5e-6 (spins)
 
 
+def _dyadic(graph, seed):
+    """Parameters on a grid of 1/16 within +-8: every product and sum in a field of these small graphs is exact
+    in float32, so the fields do not depend on how the products are cut into rows."""
+    rng = np.random.default_rng(seed)
+    for f in graph.factors:
+        for v in f.params.values():
+            v[...] = np.clip(np.round(rng.normal(0, 1, v.shape) * 8) / 16, -8, 8)
+    return graph
+
+
+@pytest.mark.parametrize("runs", [100, 101, 67, 130])
+def test_ais_parts_on_two_threads_draw_what_one_path_draws(runs):
+    """With few runs, AIS runs on the NumPy backend as one independent part per worker thread (consecutive
+    streams each, no exchange per beta): every part draws its rows' streams as the whole path would. With exact
+    fields the log weights of forward and reverse AIS are equal bit for bit to one path on one thread."""
+    from pgboltz.estimators import ais
+    from pgboltz.estimators.ais import _Path
+
+    g = _dyadic(rbm(30, 20, seed=0), seed=1)
+    base = {"v": np.round(np.random.default_rng(2).normal(0, 1, 30) * 4) / 8}
+    betas = np.linspace(0, 1, 300)
+    two = NumpyBackend(seed=3, streams=4, threads=2)
+    parts = _Path(g, base, runs, 3, two, "float32").split()
+    cut = two.chunks(runs)[1].stop  # at a stream boundary
+    assert [r for r, _ in parts] == [slice(0, cut), slice(cut, runs)]
+    start = {"v": (np.random.default_rng(4).random((runs, 30)) < 0.5) * 1.0}
+    for reverse in (None, start):
+        one = ais(g, base, runs=runs, betas=betas, seed=3, reverse_from=reverse,
+                  backend=NumpyBackend(seed=3, streams=4, threads=1))
+        both = ais(g, base, runs=runs, betas=betas, seed=3, reverse_from=reverse,
+                   backend=NumpyBackend(seed=3, streams=4, threads=2))
+        assert np.array_equal(one.log_weights, both.log_weights) and np.ptp(one.log_weights) > 0.1
+
+
+def test_ais_splits_only_few_runs_over_several_threads():
+    from pgboltz.estimators.ais import _Path
+
+    g, base = rbm(8, 5, seed=0), {"v": np.zeros(8)}
+
+    def split(runs, **kw):
+        return _Path(g, base, runs, 0, NumpyBackend(seed=0, **kw), "float32").split()
+
+    assert len(split(100, streams=4, threads=2)) == 2
+    assert [r for r, _ in split(200, streams=4, threads=4)] == [slice(0, 50), slice(50, 100), slice(100, 150),
+                                                                 slice(150, 200)]
+    assert [r for r, _ in split(100, streams=4, threads=4)] == [slice(0, 50), slice(50, 100)]  # >= 32 rows each
+    assert split(100, streams=4, threads=1) is None  # one thread
+    assert split(63, streams=4, threads=2) is None  # parts thinner than 32 rows
+    assert split(256, streams=4, threads=2) is None  # enough chains for row chunks on the threads anyway
+
+
+def test_two_stage_and_conditional_ais_in_parts_equal_one_path():
+    """The centred DBM path hands the first stage's final states to the second (the parts' states come back
+    to the path), and conditional AIS splits its inputs with the runs: both equal one path on one thread."""
+    from pgboltz.estimators import centred_ais, conditional_ais
+    from pgboltz.models import crbm, dbm
+
+    g = _dyadic(dbm([10, 6, 8], seed=0), seed=5)
+    centres = {"h1": np.full(6, 0.5), "h2": np.full(8, 0.25)}
+    kw = dict(runs=100, betas=np.linspace(0, 1, 60), gammas=np.linspace(0, 1, 60), seed=1)
+    one = centred_ais(g, {"v": np.zeros(10)}, centres, backend=NumpyBackend(seed=1, streams=4, threads=1), **kw)
+    both = centred_ais(g, {"v": np.zeros(10)}, centres, backend=NumpyBackend(seed=1, streams=4, threads=2), **kw)
+    assert np.array_equal(one.log_weights, both.log_weights)
+
+    c = _dyadic(crbm(6, 5, order=1, seed=0), seed=6)
+    u = {"lag1": (np.random.default_rng(7).random((10, 6)) < 0.5) * 1.0}
+    res = [conditional_ais(c, u, {"v": np.zeros(6)}, runs_per_row=10, betas=np.linspace(0, 1, 80), seed=2,
+                           backend=NumpyBackend(seed=2, streams=4, threads=t)) for t in (1, 2)]
+    assert np.array_equal(res[0].log_z, res[1].log_z) and np.ptp(res[0].log_z) > 0.1
+
+
+def test_ais_parts_stop_together_when_one_fails(monkeypatch):
+    """An error in one part stops the others at their next beta and reaches the caller."""
+    from pgboltz.estimators import ais
+    from pgboltz.estimators.ais import _Path
+
+    steps, original = {}, _Path.log_step
+
+    def log_step(self, b_to, b_from, pieces):
+        steps[id(self)] = steps.get(id(self), 0) + 1
+        if steps[id(self)] == 300 and self.sampler.chains == 51:  # the second part (rows 50-100) fails
+            raise FloatingPointError("planted")
+        return original(self, b_to, b_from, pieces)
+
+    monkeypatch.setattr(_Path, "log_step", log_step)
+    with pytest.raises(FloatingPointError, match="planted"):
+        ais(rbm(8, 5, seed=0), {"v": np.zeros(8)}, runs=101, betas=np.linspace(0, 1, 4000), seed=0,
+            backend=NumpyBackend(seed=0, streams=4, threads=2))
+    assert len(steps) == 2 and max(steps.values()) < 3000  # the other part did not walk on to the end (3999)
+
+
 def test_several_biases_go_to_the_kernel_as_their_sum():
     """An AIS path adds a base-model bias to the model's own: both are handed to the fused kernel, summed over
     the units (not added to every chain's field one after the other), and follow in-place changes."""

@@ -250,6 +250,18 @@ class Backend:
         and only the draws run stream by stream; False: each row chunk computes its own fields."""
         return False
 
+    def stream_parts(self, n_rows: int):
+        """Independent chains run whole on separate workers: ``[(rows, backend)]``, each backend drawing the
+        random streams of its rows exactly as this one would (the same keys and counters), or None where
+        this backend has nothing to gain from it. See :meth:`run_parts`."""
+        return None
+
+    def run_parts(self, tasks: list, stop=None) -> list:
+        """Run ``tasks`` (callables, one per part of :meth:`stream_parts`) and return their results in
+        order; on an exception or an interrupt, ``stop`` (a ``threading.Event``) is set and every task is
+        waited for before it is raised again."""
+        return [t() for t in tasks]
+
     def hot_loop(self, pooled: bool = True):
         """Context entered around a run of sweeps (see NumpyBackend for why it matters there); ``pooled``:
         whether the run's updates go to the backend's workers chunk by chunk (False: whole fields)."""

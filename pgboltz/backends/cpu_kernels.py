@@ -245,7 +245,11 @@ def _build(cache: bool):
                 na[j] = -abs(from_gap * f[j])
                 dd[j] = (dbeta_gap * f[j]) * half
             exp_into(na, E, bits, n)  # exp(-|b|) (exp_into reads its argument after writing out: not in place)
-            exp_into(dd, Ed, bits, n)  # exp(d), or exp(delta)
+            steep = symmetric
+            for j in range(n):
+                steep |= abs(dd[j]) >= F(0.35)
+            if steep:  # exp(d), or exp(delta); a row of small steps only (most rows) takes e^d = 1 + expm1(d)
+                exp_into(dd, Ed, bits, n)
             if symmetric:
                 for j in range(n):
                     b = from_gap * f[j]
@@ -280,9 +284,10 @@ def _build(cache: bool):
                 for j in range(n):
                     sb, snb = sigmoid_pair(from_gap * f[j], E[j])
                     x = dd[j]
-                    em1 = expm1_series(x) if abs(x) < F(0.35) else Ed[j] - F(1.0)
+                    small = abs(x) < F(0.35)
+                    em1 = expm1_series(x) if small else Ed[j] - F(1.0)
                     y[j] = sb * em1
-                    u[j] = max(snb + sb * Ed[j], F(1.1754944e-38))
+                    u[j] = max(snb + sb * (F(1.0) + em1 if small else Ed[j]), F(1.1754944e-38))
             log_into(u, L, bits, n)
             rare = 0
             for j in range(n):
@@ -604,7 +609,7 @@ class CpuKernels:
         return launch_words(self.launches[stream])
 
     def _beta(self, beta, rows):
-        if np.ndim(beta) == 0:
+        if type(beta) is float or np.ndim(beta) == 0:  # a float: the common case, without np.ndim's cost
             return self._NONE, False, F(beta)
         b = np.ascontiguousarray(np.reshape(beta, -1), dtype=np.float32)
         if b.size != rows:
@@ -622,11 +627,15 @@ class CpuKernels:
     def binary_streams(self, chunks, field, bias, beta, gap, lo, hi, out, index=None, first=0):
         """:meth:`binary` of every row chunk ``chunks[k]`` of ``field`` with stream ``first + k``, in one call
         (fields computed for several chunks at once; empty chunks draw nothing and take no launch)."""
-        bounds = np.array([c.start for c in chunks] + [chunks[-1].stop], dtype=np.int64)
-        words = np.zeros((len(chunks), 4), np.uint32)
+        # the launch words gathered as Python ints into one array (this runs once per update with few chains:
+        # AIS and training minibatches, where per-chunk NumPy scalars cost more than the draws of a small layer)
+        flat, starts = [], []
         for k, c in enumerate(chunks):
-            if c.stop > c.start:
-                words[k] = launch_words(self.launches[first + k])
+            starts.append(c.start)
+            flat.extend((*self.launches[first + k].key, *self.launches[first + k].next()) if c.stop > c.start
+                        else (0, 0, 0, 0))
+        starts.append(chunks[-1].stop)
+        bounds, words = np.array(starts, np.int64), np.array(flat, np.uint32).reshape(-1, 4)
         beta_rows, has_beta_rows, beta_scalar = self._beta(beta, field.shape[0])
         self.k["binary_streams"](field, self._NONE if bias is None else bias, bias is not None, beta_rows,
                                  has_beta_rows, beta_scalar, F(gap), F(lo), F(hi), out,

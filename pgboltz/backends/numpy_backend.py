@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait as wait_all
 
 import numpy as np
 
@@ -47,6 +47,11 @@ PARALLEL_MIN_ELEMENTS = 1 << 16
 
 #: Fewer rows than this per random stream: fields for all chains at once, draws on the calling thread.
 WHOLE_FIELD_ROWS = 64
+
+#: Fewer rows than this per independent part (:meth:`NumpyBackend.stream_parts`): its products on one core are
+#: too thin. Measured on the 784x500 RBM's two products, one core: 25-row products cost 1.2x as much per row
+#: as 50-row ones, and two 50-row parts on two cores take as long as the 100-row products on both.
+PART_MIN_ROWS = 32
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
@@ -79,12 +84,16 @@ class NumpyBackend(Backend):
         #: sampler's int8 lattice
         self.compiled = bool(fused) and cpu_kernels.available()
         super().__init__(seed=seed, dtype=dtype, streams=streams)
+        self._fused_option = bool(fused)
         n_cpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.n_cpu = n_cpu
         self.threads = max(1, min(self.n_streams, n_cpu if threads is None else int(threads)))
         #: BLAS threads per worker while sweeping: the cores left over by our own workers
         self.blas_threads = max(1, n_cpu // self.threads)
         self._pool = _pool(self.threads) if self.threads > 1 else None
         self._blas = None
+        #: a part's row chunks (:meth:`stream_parts`): fixed by the backend it was cut from, or None
+        self._part_chunks = None
 
     def reseed(self, entropy):
         super().reseed(entropy)
@@ -95,6 +104,60 @@ class NumpyBackend(Backend):
             self._launches = launches
         else:  # compiled updates hold the kernels object: new keys, same kernels
             self._launches[:] = launches
+
+    def stream_parts(self, n_rows):
+        # Few chains (whole-field mode: otherwise the draws run on the calling thread between products that
+        # use every core, and the other cores wait) that run many steps without looking at each other, such as
+        # AIS runs: one part per worker thread, each a run of consecutive streams on a backend of its own that
+        # shares their keys, counters and generators. A part draws what this backend would have drawn for its
+        # rows; only the products are on fewer rows (their rounding may differ in the last bit).
+        if self._pool is None or not self.whole_fields(n_rows):
+            return None
+        chunks = self.chunks(n_rows)
+        for n_parts in range(min(self.threads, int(n_rows) // PART_MIN_ROWS), 1, -1):  # the most parts that are thick
+            cut = np.linspace(0, len(chunks), n_parts + 1).round().astype(int)
+            spans = [slice(chunks[a].start, chunks[b - 1].stop) for a, b in zip(cut[:-1], cut[1:])]
+            if all(r.stop - r.start >= PART_MIN_ROWS for r in spans):
+                return [(r, self._part(int(a), [slice(c.start - r.start, c.stop - r.start) for c in chunks[a:b]]))
+                        for r, a, b in zip(spans, cut[:-1], cut[1:])]
+        return None
+
+    def _part(self, first, chunks):
+        """A one-thread backend over streams ``first, first + 1, ...`` of this one, for rows cut as ``chunks``."""
+        part = NumpyBackend(seed=self.seed, dtype=self.dtype, streams=len(chunks), threads=1,
+                            fused=self._fused_option)
+        part.streams = self.streams[first:first + len(chunks)]
+        part._launches = self._launches[first:first + len(chunks)]  # the same objects: counters move on here too
+        part._part_chunks = list(chunks)
+        return part
+
+    def run_parts(self, tasks, stop=None):
+        if self._pool is None or len(tasks) < 2:
+            return Backend.run_parts(self, tasks, stop)
+        if self._blas is None:
+            from threadpoolctl import ThreadpoolController
+
+            self._blas = ThreadpoolController()
+        with self._blas.limit(limits=max(1, self.n_cpu // len(tasks)), user_api="blas"):
+            futures = [self._pool.submit(t) for t in tasks]
+            try:
+                wait_all(futures, return_when=FIRST_EXCEPTION)  # not in order: a later part may fail first
+                failed = next((f for f in futures if f.done() and f.exception() is not None), None)
+                if failed is not None:
+                    raise failed.exception()
+                return [f.result() for f in futures]
+            except BaseException:  # an error in one part, or an interrupt: stop the others, then raise it
+                if stop is not None:
+                    stop.set()
+                wait_all(futures)
+                raise
+
+    def chunks(self, n_rows):
+        if self._part_chunks is None:
+            return super().chunks(n_rows)
+        if int(n_rows) != self._part_chunks[-1].stop:
+            raise ValueError(f"this backend runs a part of {self._part_chunks[-1].stop} rows, not {n_rows}")
+        return list(self._part_chunks)
 
     def log_partition_step(self, units, slots):
         family = fused_family(units, slots) if self.fused else None

@@ -24,6 +24,7 @@ Both report log(Z_hat -/+ 3 sigma), sigma the standard error of the mean weight.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 import numpy as np
@@ -138,6 +139,7 @@ class _Path:
                              "which estimates log Z(u) row by row")
         graph = undirected_part(graph)
         self.graph = graph
+        self._given = (base, seed, dtype, inputs)  # what a sub-path over some of the runs is built from
         self.summed = summed_groups(graph)
         self.kept = [g for g in graph.groups if g not in self.summed]
         # jointly drawn sets (max pooling) start from their own uniform distribution, not from factors
@@ -191,6 +193,7 @@ class _Path:
         self.raw_fields = None
         #: each summed group's compiled weight increment (binary units on the CPU), or None: its unit type's
         #: log-partitions in float64
+        self.n_summed = sum(graph.group(h).size for h in self.summed)
         self.log_steps = {h: self.be.log_partition_step(graph.group(h).units, tuple(self.model.terms(h).by_slot))
                           for h in self.summed}
 
@@ -204,7 +207,7 @@ class _Path:
         x = m.states
         e_kept = xp.zeros(m.chains, dtype=np.float64)
         for k in self.kept_only:
-            e_kept += self.graph.factors[k].energy(xp, x, m.params[k]).astype(np.float64)
+            e_kept += m.factors[k].energy(xp, x, m.params[k]).astype(np.float64)  # the model's come first
         # the summed groups' fields at these states are also what the next sweep's first block draws from
         self.raw_fields = {h: m.field(h) for h in self.summed}
         fields = self.raw_fields  # in the model's dtype; log_step evaluates them in float64, chunk by chunk
@@ -235,9 +238,19 @@ class _Path:
                 f64 = {s: v[rows].astype(np.float64) for s, v in field.items()}
                 out[rows] += units.log_partition_total(xp, f64, b_to) - units.log_partition_total(xp, f64, b_from)
 
-        self.be.map_rows(rows_of, self.be.parallel_chunks(self.sampler.chains, self.sampler.chains * sum(
-            self.graph.group(h).size for h in fields)))
+        self.be.map_rows(rows_of, self.be.parallel_chunks(self.sampler.chains, self.sampler.chains * self.n_summed))
         return out
+
+    def split(self):
+        """``[(rows, path)]``: paths over parts of the runs that the backend runs side by side, each drawing what
+        this path would draw for its rows (:meth:`pgboltz.backends.Backend.stream_parts`), or None."""
+        parts = self.be.stream_parts(self.sampler.chains)
+        if not parts:
+            return None
+        base, seed, dtype, inputs = self._given
+        return [(rows, _Path(self.graph, base, rows.stop - rows.start, seed, be, dtype,
+                             None if inputs is None else {g: x[rows] for g, x in inputs.items()}))
+                for rows, be in parts]
 
     def sample_base(self):
         """Exact samples of the base model: kept groups independent, joint sets uniform, summed groups uniform."""
@@ -309,26 +322,60 @@ def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="
 def _run(path, betas, log_w, reverse_from, bar):
     if reverse_from is None:
         path.sample_base()
+    else:
+        path.sampler.set_states({g: x for g, x in reverse_from.items() if g in path.graph.groups})
+    reverse = reverse_from is not None
+    parts = path.split()
+    if parts is None:
+        log_w += _anneal(path, betas, reverse, bar)
+    else:
+        # the runs are independent: each part anneals its rows on a worker of its own, from the same starting
+        # states, with no exchange per beta; its final states come back to this path (a second stage reads them)
+        states, stop, quiet = path.model.states, threading.Event(), _bar(0, False, "")
+        for rows, sub in parts:
+            sub.model.load_states({g: states[g][rows] for g in sub.model.states})
+
+        def task(sub, progress):
+            with sub.model.running():
+                return _anneal(sub, betas, reverse, progress, stop)
+
+        done = path.be.run_parts([lambda sub=sub, i=i: task(sub, bar if i == 0 else quiet)
+                                  for i, (_, sub) in enumerate(parts)], stop)
+        for (rows, sub), lw in zip(parts, done):
+            log_w[rows] += lw
+            for g, x in sub.model.states.items():
+                states[g][rows] = x
+            sub.be.close()
+    log_w = path.be.to_numpy(log_w)
+    if not reverse:
+        log_z, lo, hi = _interval(log_w, path.log_z0)
+        return log_w, log_z, lo, hi, "forward"
+    # log w estimates log Z_0 - log Z: its lower end gives log Z's upper end and vice versa
+    mid, lo_w, hi_w = _interval(log_w, 0.0)
+    log_z, lo, hi = path.log_z0 - mid, path.log_z0 - hi_w, path.log_z0 - lo_w if np.isfinite(lo_w) else np.inf
+    return log_w, log_z, lo, hi, "reverse"
+
+
+def _anneal(path, betas, reverse: bool, bar, stop=None):
+    """The log weights of ``path``'s runs along ``betas`` (rising; walked down if ``reverse``) from the states
+    it holds; ``stop``: an event that ends the walk early (its weights are then meaningless)."""
+    log_w = path.be.xp.zeros(path.sampler.chains, dtype=np.float64)
+    if not reverse:
         for b_prev, b in zip(betas[:-1], betas[1:]):
+            if stop is not None and stop.is_set():
+                break
             log_w += path.log_step(b, b_prev, path.pieces())
             path.transition(b)
             bar.update(1)
-        log_w = path.be.to_numpy(log_w)
-        log_z, lo, hi = _interval(log_w, path.log_z0)
-        direction = "forward"
-    else:
-        path.sampler.set_states({g: x for g, x in reverse_from.items() if g in path.graph.groups})
-        for b, b_prev in zip(betas[::-1][:-1], betas[::-1][1:]):  # b > b_prev
-            log_w += path.log_step(b_prev, b, path.pieces())
-            if b_prev > 0:
-                path.transition(b_prev)
-            bar.update(1)
-        log_w = path.be.to_numpy(log_w)
-        # log w estimates log Z_0 - log Z: its lower end gives log Z's upper end and vice versa
-        mid, lo_w, hi_w = _interval(log_w, 0.0)
-        log_z, lo, hi = path.log_z0 - mid, path.log_z0 - hi_w, path.log_z0 - lo_w if np.isfinite(lo_w) else np.inf
-        direction = "reverse"
-    return log_w, log_z, lo, hi, direction
+        return log_w
+    for b, b_prev in zip(betas[::-1][:-1], betas[::-1][1:]):  # b > b_prev
+        if stop is not None and stop.is_set():
+            break
+        log_w += path.log_step(b_prev, b, path.pieces())
+        if b_prev > 0:
+            path.transition(b_prev)
+        bar.update(1)
+    return log_w
 
 
 @dataclass
