@@ -22,6 +22,14 @@ all chains in one call with BLAS free to use every core, and draws stream by
 stream on the calling thread (:meth:`whole_fields`). The choice depends on the
 number of chains and streams only, never on the machine.
 
+Few chains that run many steps on their own (AIS runs) can do better: cut at
+stream boundaries into one part per worker thread (:meth:`stream_parts`), each
+part runs all its steps -- products on one BLAS thread, draws, weights -- with no
+exchange between parts (:meth:`run_parts`). Two 50-row parts' products on two cores
+take as long as the 100-row products on both, and the draws no longer wait for one
+core. A part's backend shares its streams' keys and counters, so it draws what the
+whole would have drawn for its rows.
+
 In float32, binary, Gaussian and max-pooling updates run as **fused kernels** compiled by Numba
 (:mod:`pgboltz.backends.cpu_kernels`, the twins of the GPU kernels): the field is read
 once, Philox4x32-10 randomness is drawn inside the loop (stream ``k`` has its own key,
