@@ -253,8 +253,7 @@ class Backend:
     def stream_parts(self, n_rows: int):
         """Independent chains run whole on separate workers: ``[(rows, backend)]``, each backend drawing the
         random streams of its rows exactly as this one would (the same keys and counters), or None where
-        this backend has nothing to gain from it. See :meth:`run_parts`."""
-        return None
+        this backend has nothing to gain from it (None here). See :meth:`run_parts`."""
 
     def run_parts(self, tasks: list, stop=None) -> list:
         """Run ``tasks`` (callables, one per part of :meth:`stream_parts`) and return their results in

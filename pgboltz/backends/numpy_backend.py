@@ -43,7 +43,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait as wait_all
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
 
 import numpy as np
 

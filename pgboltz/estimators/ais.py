@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+
 import numpy as np
 
 from ..errors import DataError, GraphError
