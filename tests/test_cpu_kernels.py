@@ -411,65 +411,158 @@ def _dyadic(graph, seed):
     return graph
 
 
+def _undivided(monkeypatch):
+    """AIS as one path (no parts), for comparison."""
+    monkeypatch.setattr(NumpyBackend, "stream_parts", lambda self, n_rows: None)
+
+
 @pytest.mark.parametrize("runs", [100, 101, 67, 130])
-def test_ais_parts_on_two_threads_draw_what_one_path_draws(runs):
-    """With few runs, AIS runs on the NumPy backend as one independent part per worker thread (consecutive
-    streams each, no exchange per beta): every part draws its rows' streams as the whole path would. With exact
-    fields the log weights of forward and reverse AIS are equal bit for bit to one path on one thread."""
+@pytest.mark.parametrize("dtype, fused", [("float32", True), ("float32", False), ("float64", True)])
+def test_ais_parts_draw_what_one_path_draws(monkeypatch, runs, dtype, fused):
+    """With few runs, AIS on the NumPy backend runs in independent parts (consecutive streams each, no exchange
+    per beta): every part draws its rows' streams as the whole path would -- Philox launches of the fused
+    kernels, or PCG64 generators of the array code. With exact fields the log weights of forward and reverse AIS
+    equal one undivided path's bit for bit, whether the parts run on two threads or one after another."""
     from pgboltz.estimators import ais
     from pgboltz.estimators.ais import _Path
 
     g = _dyadic(rbm(30, 20, seed=0), seed=1)
     base = {"v": np.round(np.random.default_rng(2).normal(0, 1, 30) * 4) / 8}
     betas = np.linspace(0, 1, 300)
-    two = NumpyBackend(seed=3, streams=4, threads=2)
-    parts = _Path(g, base, runs, 3, two, "float32").split()
-    cut = two.chunks(runs)[1].stop  # at a stream boundary
-    assert [r for r, _ in parts] == [slice(0, cut), slice(cut, runs)]
+    be = NumpyBackend(seed=3, streams=4, threads=2, dtype=dtype, fused=fused)
+    rows = [r for r, _ in _Path(g, base, runs, 3, be, dtype).split()]
+    bounds = {c.start for c in be.chunks(runs)}  # cut at stream boundaries, every row once, >= 32 rows a part
+    assert rows[0].start == 0 and rows[-1].stop == runs and len(rows) >= 2
+    assert all(a.stop == b.start and b.start in bounds for a, b in zip(rows[:-1], rows[1:]))
+    assert all(r.stop - r.start >= 32 for r in rows)
     start = {"v": (np.random.default_rng(4).random((runs, 30)) < 0.5) * 1.0}
+
+    def run(reverse, threads):
+        return ais(g, base, runs=runs, betas=betas, seed=3, reverse_from=reverse, dtype=dtype,
+                   backend=NumpyBackend(seed=3, streams=4, threads=threads, dtype=dtype, fused=fused)).log_weights
+
     for reverse in (None, start):
-        one = ais(g, base, runs=runs, betas=betas, seed=3, reverse_from=reverse,
-                  backend=NumpyBackend(seed=3, streams=4, threads=1))
-        both = ais(g, base, runs=runs, betas=betas, seed=3, reverse_from=reverse,
-                   backend=NumpyBackend(seed=3, streams=4, threads=2))
-        assert np.array_equal(one.log_weights, both.log_weights) and np.ptp(one.log_weights) > 0.1
+        parts = [run(reverse, t) for t in (2, 1)]
+        with monkeypatch.context() as m:
+            _undivided(m)
+            whole = run(reverse, 2)
+        assert np.array_equal(parts[0], whole) and np.array_equal(parts[1], whole) and np.ptp(whole) > 0.1
 
 
-def test_ais_splits_only_few_runs_over_several_threads():
+def test_ais_parts_depend_on_runs_and_streams_not_threads():
+    """The cut is a property of the run (like the streams' row chunks); threads only decide how many parts run at
+    once. Without exact fields too, 2, 3 or 4 threads give the same log weights (BLAS gets the same share of
+    the cores: the parts that run at once are the same)."""
+    from pgboltz.estimators import ais
     from pgboltz.estimators.ais import _Path
 
     g, base = rbm(8, 5, seed=0), {"v": np.zeros(8)}
 
-    def split(runs, **kw):
-        return _Path(g, base, runs, 0, NumpyBackend(seed=0, **kw), "float32").split()
+    def cut(runs, **kw):
+        parts = _Path(g, base, runs, 0, NumpyBackend(seed=0, **kw), "float32").split()
+        return None if parts is None else [r for r, _ in parts]
 
-    assert len(split(100, streams=4, threads=2)) == 2
-    assert [r for r, _ in split(200, streams=4, threads=4)] == [slice(0, 50), slice(50, 100), slice(100, 150),
-                                                                 slice(150, 200)]
-    assert [r for r, _ in split(100, streams=4, threads=4)] == [slice(0, 50), slice(50, 100)]  # >= 32 rows each
-    assert split(100, streams=4, threads=1) is None  # one thread
-    assert split(63, streams=4, threads=2) is None  # parts thinner than 32 rows
-    assert split(256, streams=4, threads=2) is None  # enough chains for row chunks on the threads anyway
+    for threads in (1, 2, 4):
+        assert cut(100, streams=4, threads=threads) == [slice(0, 50), slice(50, 100)]  # 25-row parts: too thin
+        assert cut(200, streams=4, threads=threads) == [slice(0, 50), slice(50, 100), slice(100, 150),
+                                                         slice(150, 200)]
+    assert cut(63, streams=4) is None  # parts thinner than 32 rows
+    assert cut(256, streams=4) is None  # enough chains for row chunks on the threads anyway
+    assert cut(100, streams=1) is None  # one stream: nothing to cut at
+
+    g = rbm(120, 90, seed=1, scale=0.3)  # fields that round
+    w = [ais(g, {"v": np.zeros(120)}, runs=100, betas=np.linspace(0, 1, 400), seed=5,
+             backend=NumpyBackend(seed=5, streams=4, threads=t)).log_weights for t in (2, 3, 4)]
+    assert np.array_equal(w[0], w[1]) and np.array_equal(w[0], w[2])
 
 
-def test_two_stage_and_conditional_ais_in_parts_equal_one_path():
+def test_ais_parts_share_one_progress_bar_and_the_blas_limit(monkeypatch):
+    """The bar shows the steps every part has taken (once, whether the parts run side by side or one after
+    another); two threads running AIS at once leave BLAS's thread count as they found it; run from a worker of
+    the pool, the parts run there one after another (the pool's other threads may be busy: no deadlock)."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    import pgboltz.estimators as estimators
+    from pgboltz.backends.numpy_backend import _pool
+
+    ais_module = __import__("sys").modules["pgboltz.estimators.ais"]
+
+    class Bar:
+        def __init__(self, total, enabled, desc):
+            self.n, self.total, self.steps = 0, total, []
+
+        def update(self, n=1):
+            self.n += n
+            self.steps.append(n)
+
+        def close(self):
+            pass
+
+    bars = []
+    monkeypatch.setattr(ais_module, "_bar", lambda *a: bars.append(Bar(*a)) or bars[-1])
+    g, base, betas = rbm(8, 5, seed=0), {"v": np.zeros(8)}, np.linspace(0, 1, 200)
+    for threads in (1, 2):
+        estimators.ais(g, base, runs=100, betas=betas, backend=NumpyBackend(seed=0, streams=4, threads=threads))
+        assert bars[-1].n == bars[-1].total == 199 and min(bars[-1].steps) > 0
+
+    def blas():
+        return sorted(m["num_threads"] for m in threadpool_info() if m["user_api"] == "blas")
+
+    from pgboltz.backends.numpy_backend import blas_limit
+
+    before = blas()
+    a, b = blas_limit(1), blas_limit(1)  # two users, leaving in the order they came (not nested)
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    assert min(blas()) == 1  # still held for b (a BLAS loaded after the limiter was made is not held)
+    b.__exit__(None, None, None)
+    assert blas() == before
+    users = [threading.Thread(target=estimators.ais, args=(g, base), kwargs=dict(
+        runs=100, betas=np.linspace(0, 1, 3000), backend=NumpyBackend(seed=k, streams=4, threads=2)))
+        for k in range(2)]
+    for t in users:
+        t.start()
+    for t in users:
+        t.join()
+    assert blas() == before
+
+    names = []
+
+    def nested():
+        be = NumpyBackend(seed=0, streams=4, threads=2)
+        return be.run_parts([lambda stop: names.append(threading.current_thread().name)] * 2), \
+            threading.current_thread().name
+
+    _, caller = _pool(2).submit(nested).result(timeout=60)
+    assert names == [caller, caller]
+
+
+def test_two_stage_and_conditional_ais_in_parts_equal_one_path(monkeypatch):
     """The centred DBM path hands the first stage's final states to the second (the parts' states come back
-    to the path), and conditional AIS splits its inputs with the runs: both equal one path on one thread."""
+    to the path), and conditional AIS splits its inputs with the runs: both equal one undivided path."""
     from pgboltz.estimators import centred_ais, conditional_ais
     from pgboltz.models import crbm, dbm
 
     g = _dyadic(dbm([10, 6, 8], seed=0), seed=5)
     centres = {"h1": np.full(6, 0.5), "h2": np.full(8, 0.25)}
-    kw = dict(runs=100, betas=np.linspace(0, 1, 60), gammas=np.linspace(0, 1, 60), seed=1)
-    one = centred_ais(g, {"v": np.zeros(10)}, centres, backend=NumpyBackend(seed=1, streams=4, threads=1), **kw)
-    both = centred_ais(g, {"v": np.zeros(10)}, centres, backend=NumpyBackend(seed=1, streams=4, threads=2), **kw)
-    assert np.array_equal(one.log_weights, both.log_weights)
-
     c = _dyadic(crbm(6, 5, order=1, seed=0), seed=6)
     u = {"lag1": (np.random.default_rng(7).random((10, 6)) < 0.5) * 1.0}
-    res = [conditional_ais(c, u, {"v": np.zeros(6)}, runs_per_row=10, betas=np.linspace(0, 1, 80), seed=2,
-                           backend=NumpyBackend(seed=2, streams=4, threads=t)) for t in (1, 2)]
-    assert np.array_equal(res[0].log_z, res[1].log_z) and np.ptp(res[0].log_z) > 0.1
+
+    def run():
+        kw = dict(runs=100, betas=np.linspace(0, 1, 60), gammas=np.linspace(0, 1, 60), seed=1)
+        deep = centred_ais(g, {"v": np.zeros(10)}, centres, backend=NumpyBackend(seed=1, streams=4, threads=2), **kw)
+        cond = conditional_ais(c, u, {"v": np.zeros(6)}, runs_per_row=10, betas=np.linspace(0, 1, 80), seed=2,
+                               backend=NumpyBackend(seed=2, streams=4, threads=2))
+        return deep.log_weights, cond.log_z
+
+    parts = run()
+    with monkeypatch.context() as m:
+        _undivided(m)
+        whole = run()
+    assert np.array_equal(parts[0], whole[0]) and np.array_equal(parts[1], whole[1]) and np.ptp(whole[1]) > 0.1
 
 
 def test_ais_parts_stop_together_when_one_fails(monkeypatch):

@@ -251,15 +251,19 @@ class Backend:
         return False
 
     def stream_parts(self, n_rows: int):
-        """Independent chains run whole on separate workers: ``[(rows, backend)]``, each backend drawing the
-        random streams of its rows exactly as this one would (the same keys and counters), or None where
-        this backend has nothing to gain from it (None here). See :meth:`run_parts`."""
+        """Independent chains run as parts: ``[(rows, backend)]``, cut at random-stream boundaries by the number
+        of rows and streams only, each backend drawing the random streams of its rows exactly as this one
+        would (the same keys and counters), or None where this backend has nothing to gain from it (None
+        here). See :meth:`run_parts`."""
 
-    def run_parts(self, tasks: list, stop=None) -> list:
-        """Run ``tasks`` (callables, one per part of :meth:`stream_parts`) and return their results in
-        order; on an exception or an interrupt, ``stop`` (a ``threading.Event``) is set and every task is
-        waited for before it is raised again."""
-        return [t() for t in tasks]
+    def run_parts(self, tasks: list) -> list:
+        """Call every task (one per part of :meth:`stream_parts`) as ``task(stop)`` and return their results in
+        order. ``stop`` is a ``threading.Event``, set when one task fails or the caller is interrupted: a task
+        checks it between its steps and returns early (its result is then discarded). Here: one after another."""
+        import threading
+
+        stop = threading.Event()
+        return [t(stop) for t in tasks]
 
     def hot_loop(self, pooled: bool = True):
         """Context entered around a run of sweeps (see NumpyBackend for why it matters there); ``pooled``:

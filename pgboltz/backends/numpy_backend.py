@@ -23,12 +23,13 @@ stream on the calling thread (:meth:`whole_fields`). The choice depends on the
 number of chains and streams only, never on the machine.
 
 Few chains that run many steps on their own (AIS runs) can do better: cut at
-stream boundaries into one part per worker thread (:meth:`stream_parts`), each
-part runs all its steps -- products on one BLAS thread, draws, weights -- with no
-exchange between parts (:meth:`run_parts`). Two 50-row parts' products on two cores
-take as long as the 100-row products on both, and the draws no longer wait for one
-core. A part's backend shares its streams' keys and counters, so it draws what the
-whole would have drawn for its rows.
+stream boundaries into parts of at least ``PART_MIN_ROWS`` rows (:meth:`stream_parts`;
+by rows and streams only), each part runs all its steps -- products, draws,
+weights -- with no exchange between parts, the workers running parts side by side
+with BLAS on the cores they leave (:meth:`run_parts`). Two 50-row parts' products on
+two cores take as long as the 100-row products on both, and the draws no longer wait
+for one core. A part's backend shares its streams' keys and counters, so it draws
+what the whole would have drawn for its rows.
 
 In float32, binary, Gaussian and max-pooling updates run as **fused kernels** compiled by Numba
 (:mod:`pgboltz.backends.cpu_kernels`, the twins of the GPU kernels): the field is read
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 
@@ -70,6 +72,39 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     if threads not in _POOLS:
         _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix=f"pgboltz{threads}")
     return _POOLS[threads]
+
+
+_BLAS_LOCK = threading.Lock()
+_BLAS = {"users": 0, "limiter": None, "controller": None}
+
+
+@contextlib.contextmanager
+def blas_limit(threads: int):
+    """Hold BLAS to ``threads`` threads while inside. The limit is process-wide (threadpoolctl), so it is
+    counted: the first user of any backend in any thread sets it, the last one out restores the original
+    (limits entered and left from several threads would otherwise restore each other's values, and leave
+    BLAS held after all of them); users that come while it is held share the first one's value."""
+    with _BLAS_LOCK:
+        if _BLAS["users"] == 0:
+            if _BLAS["controller"] is None:
+                from threadpoolctl import ThreadpoolController
+
+                _BLAS["controller"] = ThreadpoolController()
+            _BLAS["limiter"] = _BLAS["controller"].limit(limits=int(threads), user_api="blas")
+        _BLAS["users"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS["users"] -= 1
+            if _BLAS["users"] == 0:
+                _BLAS["limiter"].restore_original_limits()
+                _BLAS["limiter"] = None
+
+
+def _in_worker() -> bool:
+    """True on one of the pools' worker threads (work submitted from there to a pool could wait forever)."""
+    return threading.current_thread().name.startswith("pgboltz")
 
 
 def _quiet(fn, k, rows):
@@ -100,7 +135,6 @@ class NumpyBackend(Backend):
         #: BLAS threads per worker while sweeping: the cores left over by our own workers
         self.blas_threads = max(1, n_cpu // self.threads)
         self._pool = _pool(self.threads) if self.threads > 1 else None
-        self._blas = None
         #: a part's row chunks (:meth:`stream_parts`): fixed by the backend it was cut from, or None
         self._part_chunks = None
 
@@ -117,13 +151,14 @@ class NumpyBackend(Backend):
     def stream_parts(self, n_rows):
         # Few chains (whole-field mode: otherwise the draws run on the calling thread between products that
         # use every core, and the other cores wait) that run many steps without looking at each other, such as
-        # AIS runs: one part per worker thread, each a run of consecutive streams on a backend of its own that
-        # shares their keys, counters and generators. A part draws what this backend would have drawn for its
-        # rows; only the products are on fewer rows (their rounding may differ in the last bit).
-        if self._pool is None or not self.whole_fields(n_rows):
+        # AIS runs: consecutive streams per part, as many parts as the streams allow with at least
+        # PART_MIN_ROWS rows each, each on a backend of its own that shares their keys, counters and
+        # generators. A part draws what this backend would have drawn for its rows; only the products are on
+        # fewer rows. The cut depends on the rows and streams only (threads decide how many parts run at once).
+        if not self.whole_fields(n_rows):
             return None
         chunks = self.chunks(n_rows)
-        for n_parts in range(min(self.threads, int(n_rows) // PART_MIN_ROWS), 1, -1):  # the most parts that are thick
+        for n_parts in range(min(len(chunks), int(n_rows) // PART_MIN_ROWS), 1, -1):  # the most thick parts
             cut = np.linspace(0, len(chunks), n_parts + 1).round().astype(int)
             spans = [slice(chunks[a].start, chunks[b - 1].stop) for a, b in zip(cut[:-1], cut[1:])]
             if all(r.stop - r.start >= PART_MIN_ROWS for r in spans):
@@ -132,7 +167,8 @@ class NumpyBackend(Backend):
         return None
 
     def _part(self, first, chunks):
-        """A one-thread backend over streams ``first, first + 1, ...`` of this one, for rows cut as ``chunks``."""
+        """A one-thread backend over streams ``first, first + 1, ...`` of this one (their Philox launches and
+        generators, not its host generator), for rows cut as ``chunks``."""
         part = NumpyBackend(seed=self.seed, dtype=self.dtype, streams=len(chunks), threads=1,
                             fused=self._fused_option)
         part.streams = self.streams[first:first + len(chunks)]
@@ -140,24 +176,23 @@ class NumpyBackend(Backend):
         part._part_chunks = list(chunks)
         return part
 
-    def run_parts(self, tasks, stop=None):
-        if self._pool is None or len(tasks) < 2:
-            return Backend.run_parts(self, tasks, stop)
-        if self._blas is None:
-            from threadpoolctl import ThreadpoolController
-
-            self._blas = ThreadpoolController()
-        with self._blas.limit(limits=max(1, self.n_cpu // len(tasks)), user_api="blas"):
-            futures = [self._pool.submit(t) for t in tasks]
+    def run_parts(self, tasks):
+        busy = min(self.threads, len(tasks))
+        if self._pool is None or busy < 2 or _in_worker():  # one at a time (from a worker: the pool is busy)
+            return Backend.run_parts(self, tasks)
+        stop = threading.Event()
+        futures = []
+        # BLAS gets the cores the running parts leave over (its thread count rounds a product's last bits)
+        with blas_limit(max(1, self.n_cpu // busy)):
             try:
+                futures.extend(self._pool.submit(t, stop) for t in tasks)
                 wait_all(futures, return_when=FIRST_EXCEPTION)  # not in order: a later part may fail first
                 failed = next((f for f in futures if f.done() and f.exception() is not None), None)
                 if failed is not None:
                     raise failed.exception()
                 return [f.result() for f in futures]
             except BaseException:  # an error in one part, or an interrupt: stop the others, then raise it
-                if stop is not None:
-                    stop.set()
+                stop.set()
                 wait_all(futures)
                 raise
 
@@ -266,11 +301,7 @@ class NumpyBackend(Backend):
         stack = contextlib.ExitStack()
         stack.enter_context(self.errstate())
         if self._pool is not None and pooled:
-            if self._blas is None:
-                from threadpoolctl import ThreadpoolController
-
-                self._blas = ThreadpoolController()
-            stack.enter_context(self._blas.limit(limits=self.blas_threads, user_api="blas"))
+            stack.enter_context(blas_limit(self.blas_threads))
         return stack
 
     def close(self):

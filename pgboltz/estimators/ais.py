@@ -192,9 +192,9 @@ class _Path:
         self.log_z0 += float(sum(graph.group(h).size * np.log(len(graph.group(h).units.support)) for h in self.summed))
         self.base_dev = {g: {s: self.be.asarray(v) for s, v in f.items()} for g, f in self.base.items()}
         self.raw_fields = None
+        self.n_summed = sum(graph.group(h).size for h in self.summed)
         #: each summed group's compiled weight increment (binary units on the CPU), or None: its unit type's
         #: log-partitions in float64
-        self.n_summed = sum(graph.group(h).size for h in self.summed)
         self.log_steps = {h: self.be.log_partition_step(graph.group(h).units, tuple(self.model.terms(h).by_slot))
                           for h in self.summed}
 
@@ -332,16 +332,16 @@ def _run(path, betas, log_w, reverse_from, bar):
     else:
         # the runs are independent: each part anneals its rows on a worker of its own, from the same starting
         # states, with no exchange per beta; its final states come back to this path (a second stage reads them)
-        states, stop, quiet = path.model.states, threading.Event(), _bar(0, False, "")
+        states, shared = path.model.states, _PartsBar(bar, len(parts))
         for rows, sub in parts:
             sub.model.load_states({g: states[g][rows] for g in sub.model.states})
 
-        def task(sub, progress):
+        def task(sub, progress, stop):
             with sub.model.running():
                 return _anneal(sub, betas, reverse, progress, stop)
 
-        done = path.be.run_parts([lambda sub=sub, i=i: task(sub, bar if i == 0 else quiet)
-                                  for i, (_, sub) in enumerate(parts)], stop)
+        done = path.be.run_parts([lambda stop, sub=sub, i=i: task(sub, shared.part(i), stop)
+                                  for i, (_, sub) in enumerate(parts)])
         for (rows, sub), lw in zip(parts, done):
             log_w[rows] += lw
             for g, x in sub.model.states.items():
@@ -355,6 +355,32 @@ def _run(path, betas, log_w, reverse_from, bar):
     mid, lo_w, hi_w = _interval(log_w, 0.0)
     log_z, lo, hi = path.log_z0 - mid, path.log_z0 - hi_w, path.log_z0 - lo_w if np.isfinite(lo_w) else np.inf
     return log_w, log_z, lo, hi, "reverse"
+
+
+class _PartsBar:
+    """One progress bar for parts that run side by side or one after another: it shows their mean number of
+    steps, so it moves all along and ends at the path's steps."""
+
+    def __init__(self, bar, n_parts: int):
+        self.bar, self.steps, self.shown = bar, [0] * n_parts, 0
+        self.lock = threading.Lock()
+
+    def part(self, i: int):
+        return _PartProgress(self, i)
+
+
+class _PartProgress:
+    def __init__(self, shared, i):
+        self.shared, self.i = shared, i
+
+    def update(self, n=1):
+        s = self.shared
+        with s.lock:
+            s.steps[self.i] += n
+            done = sum(s.steps) // len(s.steps)
+            if done > s.shown:
+                s.bar.update(done - s.shown)
+                s.shown = done
 
 
 def _anneal(path, betas, reverse: bool, bar, stop=None):
