@@ -342,6 +342,7 @@ def _run(path, betas, log_w, reverse_from, bar):
 
         done = path.be.run_parts([lambda stop, sub=sub, i=i: task(sub, shared.part(i), stop)
                                   for i, (_, sub) in enumerate(parts)])
+        shared.finish(len(betas) - 1)
         for (rows, sub), lw in zip(parts, done):
             log_w[rows] += lw
             for g, x in sub.model.states.items():
@@ -359,28 +360,41 @@ def _run(path, betas, log_w, reverse_from, bar):
 
 class _PartsBar:
     """One progress bar for parts that run side by side or one after another: it shows their mean number of
-    steps, so it moves all along and ends at the path's steps."""
+    steps, so it moves all along; each part reports every ``EVERY`` steps (the parts would otherwise wait for
+    each other's lock on every step), and :meth:`finish` shows the rest."""
+
+    EVERY = 16
 
     def __init__(self, bar, n_parts: int):
         self.bar, self.steps, self.shown = bar, [0] * n_parts, 0
         self.lock = threading.Lock()
 
     def part(self, i: int):
-        return _PartProgress(self, i)
+        return self.bar if getattr(self.bar, "silent", False) else _PartProgress(self, i)
+
+    def report(self, i: int, n: int):
+        with self.lock:
+            self.steps[i] += n
+            done = sum(self.steps) // len(self.steps)
+            if done > self.shown:
+                self.bar.update(done - self.shown)
+                self.shown = done
+
+    def finish(self, total: int):
+        if total > self.shown:
+            self.bar.update(total - self.shown)
+            self.shown = total
 
 
 class _PartProgress:
     def __init__(self, shared, i):
-        self.shared, self.i = shared, i
+        self.shared, self.i, self.pending = shared, i, 0
 
     def update(self, n=1):
-        s = self.shared
-        with s.lock:
-            s.steps[self.i] += n
-            done = sum(s.steps) // len(s.steps)
-            if done > s.shown:
-                s.bar.update(done - s.shown)
-                s.shown = done
+        self.pending += n
+        if self.pending >= _PartsBar.EVERY:
+            self.shared.report(self.i, self.pending)
+            self.pending = 0
 
 
 def _anneal(path, betas, reverse: bool, bar, stop=None):

@@ -181,6 +181,8 @@ def progress_bar(total, enabled, desc, unit="sweep"):
 
 
 class _NoBar:
+    silent = True
+
     def update(self, n):
         pass
 
