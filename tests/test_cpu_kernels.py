@@ -491,21 +491,23 @@ def test_ais_parts_share_one_progress_bar_and_the_blas_limit(monkeypatch):
 
     class Bar:
         def __init__(self, total, enabled, desc):
-            self.n, self.total, self.steps = 0, total, []
+            self.n, self.total, self.steps, self.closed = 0, total, [], False
 
         def update(self, n=1):
             self.n += n
             self.steps.append(n)
 
         def close(self):
-            pass
+            self.closed = True
 
     bars = []
     monkeypatch.setattr(ais_module, "_bar", lambda *a: bars.append(Bar(*a)) or bars[-1])
     g, base, betas = rbm(8, 5, seed=0), {"v": np.zeros(8)}, np.linspace(0, 1, 200)
     for threads in (1, 2):
-        estimators.ais(g, base, runs=100, betas=betas, backend=NumpyBackend(seed=0, streams=4, threads=threads))
-        assert bars[-1].n == bars[-1].total == 199 and min(bars[-1].steps) > 0
+        be = NumpyBackend(seed=0, streams=4, threads=threads)
+        estimators.ais(g, base, runs=100, betas=betas, backend=be)
+        assert bars[-1].n == bars[-1].total == 199 and min(bars[-1].steps) > 0 and bars[-1].closed
+        assert (be._pool is not None) == (threads > 1)  # the caller's backend is left open (its threads in use)
 
     def blas():
         return sorted(m["num_threads"] for m in threadpool_info() if m["user_api"] == "blas")
@@ -579,10 +581,15 @@ def test_ais_parts_stop_together_when_one_fails(monkeypatch):
         return original(self, b_to, b_from, pieces)
 
     monkeypatch.setattr(_Path, "log_step", log_step)
+    closed = []
+    monkeypatch.setattr(__import__("sys").modules["pgboltz.estimators.ais"], "_bar",
+                        lambda *a: type("Bar", (), {"update": lambda self, n=1: None,
+                                                    "close": lambda self: closed.append(True)})())
     with pytest.raises(FloatingPointError, match="planted"):
         ais(rbm(8, 5, seed=0), {"v": np.zeros(8)}, runs=101, betas=np.linspace(0, 1, 4000), seed=0,
             backend=NumpyBackend(seed=0, streams=4, threads=2))
     assert len(steps) == 2 and max(steps.values()) < 3000  # the other part did not walk on to the end (3999)
+    assert closed == [True]  # and the progress bar was closed
 
 
 def test_several_biases_go_to_the_kernel_as_their_sum():

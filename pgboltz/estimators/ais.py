@@ -312,12 +312,23 @@ def ais(graph, base: dict, runs: int = 100, betas=None, seed: int = 0, backend="
     xp = path.be.xp
     log_w = xp.zeros(runs, dtype=np.float64)
     bar = _bar(len(betas) - 1, progress, "AIS reverse" if reverse_from else "AIS")
-    with path.model.running():  # the backend's sweep settings entered once, not once per beta
-        log_w, log_z, lo, hi, direction = _run(path, betas, log_w, reverse_from, bar)
-    bar.close()
-    path.sampler.backend.close()
+    try:
+        with path.model.running():  # the backend's sweep settings entered once, not once per beta
+            log_w, log_z, lo, hi, direction = _run(path, betas, log_w, reverse_from, bar)
+    finally:
+        bar.close()
+        _close_own(backend, path.sampler.backend)
     return AISResult(float(log_z), float(lo), float(hi), log_w, path.log_z0, direction, runs, len(betas),
                      time.perf_counter() - t0)
+
+
+def _close_own(given, backend) -> None:
+    """Close ``backend`` if it was made here from a name; a backend the caller passed stays theirs (closed, a
+    NumPy backend would stop using its threads)."""
+    from ..backends import Backend
+
+    if not isinstance(given, Backend):
+        backend.close()
 
 
 def _run(path, betas, log_w, reverse_from, bar):
@@ -645,40 +656,42 @@ def centred_ais(graph, base: dict, centres: dict, runs: int = 100, betas=None, g
     log_z0 = first.log_z0
     xp = second.be.xp
     bar = _bar(len(betas) + len(gammas) - 2, progress, "AIS reverse" if reverse_from else "AIS")
-    if reverse_from is None:
-        with first.model.running():
-            log_w1 = _run(first, betas, xp.zeros(runs, dtype=np.float64), None, bar)[0]
-        second.model.set_states({g: x for g, x in first.sampler.get_states().items() if g in first.kept})
-        second.set_gamma(0.0)
-        # the kept groups of the second stage beyond the first's (a DBM's lower hidden layer) drawn exactly
-        # given the first stage's states: at gamma = 0 they depend on the layer below only
-        second.model.draw([g for g in second.kept if g not in first.kept])
-        log_w2 = xp.zeros(runs, dtype=np.float64)
-        with second.model.running():
-            for g_prev, g in zip(gammas[:-1], gammas[1:]):
-                log_w2 += second.log_step(g, g_prev, second.pieces())
-                second.transition(g)
-                bar.update(1)
-        log_w = log_w1 + second.be.to_numpy(log_w2)
-        log_z, lo, hi = _interval(log_w, log_z0)
-        direction = "forward"
-    else:
-        second.model.set_states({g: x for g, x in reverse_from.items() if g in graph.groups})
-        log_w2 = xp.zeros(runs, dtype=np.float64)
-        with second.model.running():
-            for g, g_prev in zip(gammas[::-1][:-1], gammas[::-1][1:]):  # g > g_prev
-                log_w2 += second.log_step(g_prev, g, second.pieces())
-                if g_prev > 0:
-                    second.transition(g_prev)
-                bar.update(1)
-        with first.model.running():
-            log_w1 = _run(first, betas, xp.zeros(runs, dtype=np.float64), second.sampler.get_states(), bar)[0]
-        log_w = log_w1 + second.be.to_numpy(log_w2)
-        mid, lo_w, hi_w = _interval(log_w, 0.0)
-        log_z, lo, hi = log_z0 - mid, log_z0 - hi_w, log_z0 - lo_w if np.isfinite(lo_w) else np.inf
-        direction = "reverse"
-    bar.close()
-    first.sampler.backend.close()
-    second.sampler.backend.close()
+    try:
+        if reverse_from is None:
+            with first.model.running():
+                log_w1 = _run(first, betas, xp.zeros(runs, dtype=np.float64), None, bar)[0]
+            second.model.set_states({g: x for g, x in first.sampler.get_states().items() if g in first.kept})
+            second.set_gamma(0.0)
+            # the kept groups of the second stage beyond the first's (a DBM's lower hidden layer) drawn exactly
+            # given the first stage's states: at gamma = 0 they depend on the layer below only
+            second.model.draw([g for g in second.kept if g not in first.kept])
+            log_w2 = xp.zeros(runs, dtype=np.float64)
+            with second.model.running():
+                for g_prev, g in zip(gammas[:-1], gammas[1:]):
+                    log_w2 += second.log_step(g, g_prev, second.pieces())
+                    second.transition(g)
+                    bar.update(1)
+            log_w = log_w1 + second.be.to_numpy(log_w2)
+            log_z, lo, hi = _interval(log_w, log_z0)
+            direction = "forward"
+        else:
+            second.model.set_states({g: x for g, x in reverse_from.items() if g in graph.groups})
+            log_w2 = xp.zeros(runs, dtype=np.float64)
+            with second.model.running():
+                for g, g_prev in zip(gammas[::-1][:-1], gammas[::-1][1:]):  # g > g_prev
+                    log_w2 += second.log_step(g_prev, g, second.pieces())
+                    if g_prev > 0:
+                        second.transition(g_prev)
+                    bar.update(1)
+            with first.model.running():
+                log_w1 = _run(first, betas, xp.zeros(runs, dtype=np.float64), second.sampler.get_states(), bar)[0]
+            log_w = log_w1 + second.be.to_numpy(log_w2)
+            mid, lo_w, hi_w = _interval(log_w, 0.0)
+            log_z, lo, hi = log_z0 - mid, log_z0 - hi_w, log_z0 - lo_w if np.isfinite(lo_w) else np.inf
+            direction = "reverse"
+    finally:
+        bar.close()
+        _close_own(backend, first.sampler.backend)
+        _close_own(backend, second.sampler.backend)
     return AISResult(float(log_z), float(lo), float(hi), log_w, log_z0, direction, runs, len(betas) + len(gammas),
                      time.perf_counter() - t0)
