@@ -422,7 +422,7 @@ class CompiledModel:
     """
 
     def __init__(self, graph, chains, backend="numpy", seed=0, dtype="float32", clamp=None, blocks=None, beta=1.0,
-                 init=None, params=None, **backend_options):
+                 init=None, params=None, _views=None, **backend_options):
         if int(chains) < 1:
             raise DataError(f"chains must be a positive integer, got {chains}")
         self.graph = graph
@@ -449,6 +449,8 @@ class CompiledModel:
         self._beta, self._beta_col = 1.0, None
         self.beta = beta
         self._set(self._initial_states(init, clamp))
+        if _views is not None:  # a part of another model: its states are rows of that model's (see _parts)
+            self.states = dict(_views)
         #: input groups whose values were never given: sampling would condition on placeholders
         self._unset_inputs = [g for g in graph.inputs if g not in clamp and g not in (init or {})]
         if blocks is False:
@@ -473,6 +475,8 @@ class CompiledModel:
         if self.backend.kernels_draw_streams and threads and threads < len(self._chunks) and not self._whole:
             cut = np.linspace(0, len(self._chunks), threads + 1).round().astype(int)
             self._stream_groups = [(int(a), self._chunks[a:b]) for a, b in zip(cut[:-1], cut[1:]) if b > a]
+        #: whole sweeps as independent parts, one per worker thread (built on first use), or False
+        self._parts = None
 
     def _check_range(self, graph):
         """Refuse parameters that the backend's dtype cannot hold (1e300 in float32 becomes inf)."""
@@ -720,6 +724,9 @@ class CompiledModel:
             if self._sparse_sweep is not None and not plan:
                 self._sparse_sweep.run(n)
                 n = 0
+            elif n > 0 and not plan and self._sweep_parts():
+                self._run_parts(n)
+                n = 0
             for i in range(n):
                 last = i == n - 1
                 for j, u in enumerate(u for block in self.updates for u in block):
@@ -732,6 +739,50 @@ class CompiledModel:
             out.update(self.sum_out(rest, self.states, self.beta_rows(slice(None)), need_means=True,
                                     need_log_p=False, need_squares=False)[1])
         return out
+
+    def _sweep_parts(self) -> list | None:
+        """``[(rows, model)]``: the chains cut into one part per worker thread at random-stream boundaries (the
+        rows each thread updates anyway: :attr:`_stream_groups`, or one chunk per stream), each a model of its own
+        over those rows of the states (views), sharing the parameters and its streams' backend (the same keys
+        and counters: :meth:`pgboltz.backends.NumpyBackend.stream_part`); or None where sweeps gain nothing from
+        it (few chains or small updates, which do not use the threads, or no threads)."""
+        if self._parts is None:
+            self._parts = False
+            be = self.backend
+            part_of = getattr(be, "stream_part", None)
+            big = any(len(be.parallel_chunks(self.chains, u.n_elements)) > 1 for block in self.updates
+                      for u in block)  # an update that uses the threads
+            if part_of is not None and not self._whole and big and be.threads > 1 and len(self._chunks) > 1:
+                groups = self._stream_groups or [(k, [c]) for k, c in enumerate(self._chunks)]
+                groups = [(first, cs) for first, cs in groups if cs[-1].stop > cs[0].start]
+                parts = []
+                try:
+                    for first, cs in groups:
+                        rows = slice(cs[0].start, cs[-1].stop)
+                        sub = part_of(first, [slice(c.start - rows.start, c.stop - rows.start) for c in cs])
+                        parts.append((rows, CompiledModel(
+                            self.graph, rows.stop - rows.start, backend=sub, clamp={g: self.states[g][rows]
+                                                                                   for g in self.clamped},
+                            blocks=self.blocks, params=self.params, _views={g: x[rows] for g, x in
+                                                                          self.states.items()})))
+                except DataError:  # no memory for the parts' buffers: sweep as one model
+                    parts = []
+                self._parts = parts if len(parts) > 1 else False
+        return self._parts or None
+
+    def _run_parts(self, n: int) -> None:
+        """``n`` sweeps of every part side by side, with no exchange between them (the chains are independent):
+        the states, draws and launches of ``n`` sweeps of this model."""
+        for rows, sub in self._parts:
+            sub.beta = self._beta if self._beta_col is None else self.backend.to_numpy(self._beta_col[rows, 0])
+
+        def task(sub, stop):
+            for _ in range(n):
+                if stop.is_set():
+                    return
+                sub.sweep(1)
+
+        self.backend.run_parts([lambda stop, sub=sub: task(sub, stop) for _, sub in self._parts])
 
     def draw(self, groups, given: dict | None = None) -> None:
         """Draw ``groups`` once given the rest: their updates, in schedule order. A group drawn whole whose

@@ -675,12 +675,85 @@ def test_a_threads_chunks_drawn_as_one_task_equal_chunk_by_chunk(name, chains, t
     for grouped in (True, False):
         s = GibbsSampler(g, chains=chains, backend=NumpyBackend(seed=3, streams=4, threads=threads))
         assert not s.model._whole and (s.model._stream_groups is not None) == (threads < 4)
+        s.model._parts = False  # update by update (independent parts: test_sweeps_in_parts_equal_one_model)
         if not grouped:
             s.model._stream_groups = None
         s.sweep(5)
         runs.append((s.get_states(), [ln.count for ln in s.model.backend.kernels().launches]))
     assert all(np.array_equal(runs[0][0][k], runs[1][0][k]) for k in runs[0][0])
     assert runs[0][1] == runs[1][1]
+
+
+def _sweep_model(name):
+    from pgboltz import Bias
+
+    if name == "large-rbm":
+        return rbm(100, 80, seed=1, scale=0.3)
+    if name == "rbm-extra-bias":  # a summed bias handed to the kernel
+        g = rbm(60, 40, seed=2, scale=0.3)
+        g.add_factor(Bias("v", np.full(60, 0.25), name="extra"))
+        return g
+    from .builders import pooling_graph
+
+    return {"gb-rbm": lambda: gb_rbm(seed=3, nv=30, nh=20), "dbm": lambda: small_dbm(seed=4, sizes=(40, 30, 20)),
+            "pooling": pooling_graph}.get(name, lambda: GRAPH_BUILDERS[name]())()
+
+
+@pytest.mark.parametrize("name, dtype, fused, threads, tempered", [
+    ("large-rbm", "float32", True, 2, False), ("large-rbm", "float32", True, 3, True),
+    ("large-rbm", "float64", True, 2, False), ("large-rbm", "float32", False, 2, False),
+    ("rbm-extra-bias", "float32", True, 2, True), ("spin-rbm", "float32", True, 2, False),
+    ("gb-rbm", "float32", True, 2, False), ("dbm", "float32", True, 2, False), ("mixed", "float32", True, 2, False),
+    ("pooling", "float32", True, 2, False)])
+def test_sweeps_in_parts_equal_one_model(name, dtype, fused, threads, tempered):
+    """Chains are independent, so sweeps of many chains run as one part per worker thread (the rows each thread
+    updates anyway), every part sweeping on its own with no exchange per update. The parts share the model's
+    parameters (a change reaches them) and their streams' keys and counters: the states and launch counts equal
+    sweeping the whole model update by update, bit for bit (the products are over the same rows)."""
+    g = _sweep_model(name)
+    widest = max(u.n_elements for block in GibbsSampler(g, chains=1).model.updates for u in block)
+    chains = max(601, -(-(1 << 16) // widest))  # an update large enough to use the threads
+    beta = np.random.default_rng(1).uniform(0.5, 1.0, chains) if tempered else 1.0
+    runs = []
+    for parts in (True, False):
+        s = GibbsSampler(g, chains=chains, dtype=dtype, beta=beta,
+                         backend=NumpyBackend(seed=5, streams=4, threads=threads, dtype=dtype, fused=fused))
+        if not parts:
+            s.model._parts = False
+        s.sweep(3)
+        k = next(i for i, f in enumerate(g.factors) if f.params)
+        first = next(iter(g.factors[k].params))
+        s.model.set_params(k, **{first: 0.5 * g.factors[k].params[first]})
+        s.sweep(2)
+        if tempered:
+            s.model.beta = beta[::-1].copy()
+            s.sweep(1)
+        counts = [ln.count for ln in s.model.backend.kernels().launches] if s.model.backend.fused else []
+        runs.append((s.get_states(), counts, s.model._parts))
+    assert runs[0][2] and len(runs[0][2]) >= 2  # it ran in parts
+    assert all(np.array_equal(runs[0][0][k], runs[1][0][k]) for k in runs[0][0])
+    assert runs[0][1] == runs[1][1]
+
+
+def test_sweeps_run_in_parts_only_where_updates_use_the_threads():
+    g = rbm(100, 80, seed=1)
+
+    def parts(chains, **kw):
+        s = GibbsSampler(g, chains=chains, backend=NumpyBackend(seed=0, **kw))
+        return s.model._sweep_parts()
+
+    assert [r for r, _ in parts(1000, streams=4, threads=2)] == [slice(0, 500), slice(500, 1000)]
+    assert len(parts(1000, streams=4, threads=4)) == 4
+    assert parts(1000, streams=4, threads=1) is None  # no threads
+    assert parts(200, streams=4, threads=2) is None  # few chains: whole fields, BLAS on every core
+    assert parts(600, streams=4, threads=2) is None  # updates below the size worth threads (run inline)
+    means = []
+    for split in (True, False):  # conditional means after sweeps in parts: the same as update by update
+        s = GibbsSampler(g, chains=1000, backend=NumpyBackend(seed=0, streams=4, threads=2))
+        if not split:
+            s.model._parts = False
+        means.append(s.sweep(2, means=["h", "v"]))
+    assert all(np.array_equal(means[0][k], means[1][k]) for k in ("h", "v"))
 
 
 def test_whole_sweep_loop_tiles_across_streams_and_threads_without_changing_a_draw():

@@ -162,13 +162,15 @@ class NumpyBackend(Backend):
             cut = np.linspace(0, len(chunks), n_parts + 1).round().astype(int)
             spans = [slice(chunks[a].start, chunks[b - 1].stop) for a, b in zip(cut[:-1], cut[1:])]
             if all(r.stop - r.start >= PART_MIN_ROWS for r in spans):
-                return [(r, self._part(int(a), [slice(c.start - r.start, c.stop - r.start) for c in chunks[a:b]]))
+                return [(r, self.stream_part(int(a), [slice(c.start - r.start, c.stop - r.start)
+                                                      for c in chunks[a:b]]))
                         for r, a, b in zip(spans, cut[:-1], cut[1:])]
         return None
 
-    def _part(self, first, chunks):
+    def stream_part(self, first, chunks):
         """A one-thread backend over streams ``first, first + 1, ...`` of this one (their Philox launches and
-        generators, not its host generator), for rows cut as ``chunks``."""
+        generators, not its host generator), for rows cut as ``chunks``: it draws what this backend draws for
+        those streams' rows."""
         part = NumpyBackend(seed=self.seed, dtype=self.dtype, streams=len(chunks), threads=1,
                             fused=self._fused_option)
         part.streams = self.streams[first:first + len(chunks)]
