@@ -774,6 +774,7 @@ class CompiledModel:
         """``n`` sweeps of every part side by side, with no exchange between them (the chains are independent):
         the states, draws and launches of ``n`` sweeps of this model."""
         for rows, sub in self._parts:
+            sub.backend.follow_streams()  # reseeded since the parts were made (a trainer's epochs): its new streams
             sub.beta = self._beta if self._beta_col is None else self.backend.to_numpy(self._beta_col[rows, 0])
 
         def task(sub, stop):

@@ -708,7 +708,7 @@ def _sweep_model(name):
 def test_sweeps_in_parts_equal_one_model(name, dtype, fused, threads, tempered):
     """Chains are independent, so sweeps of many chains run as one part per worker thread (the rows each thread
     updates anyway), every part sweeping on its own with no exchange per update. The parts share the model's
-    parameters (a change reaches them) and their streams' keys and counters: the states and launch counts equal
+    parameters (a change reaches them) and their streams' keys and counters (after a reseed too): the states and launch counts equal
     sweeping the whole model update by update, bit for bit (the products are over the same rows)."""
     g = _sweep_model(name)
     widest = max(u.n_elements for block in GibbsSampler(g, chains=1).model.updates for u in block)
@@ -725,6 +725,8 @@ def test_sweeps_in_parts_equal_one_model(name, dtype, fused, threads, tempered):
         first = next(iter(g.factors[k].params))
         s.model.set_params(k, **{first: 0.5 * g.factors[k].params[first]})
         s.sweep(2)
+        s.model.backend.reseed([9, 1])  # as a trainer does every epoch: the parts follow the new streams
+        s.sweep(1)
         if tempered:
             s.model.beta = beta[::-1].copy()
             s.sweep(1)

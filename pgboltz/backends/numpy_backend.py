@@ -137,6 +137,7 @@ class NumpyBackend(Backend):
         self._pool = _pool(self.threads) if self.threads > 1 else None
         #: a part's row chunks (:meth:`stream_parts`): fixed by the backend it was cut from, or None
         self._part_chunks = None
+        self._part_of = None  # (backend, first stream) of a part
 
     def reseed(self, entropy):
         super().reseed(entropy)
@@ -173,10 +174,18 @@ class NumpyBackend(Backend):
         those streams' rows."""
         part = NumpyBackend(seed=self.seed, dtype=self.dtype, streams=len(chunks), threads=1,
                             fused=self._fused_option)
-        part.streams = self.streams[first:first + len(chunks)]
-        part._launches = self._launches[first:first + len(chunks)]  # the same objects: counters move on here too
-        part._part_chunks = list(chunks)
+        part._part_chunks, part._part_of = list(chunks), (self, first)
+        part.follow_streams()
         return part
+
+    def follow_streams(self) -> None:
+        """A part (:meth:`stream_part`): take its streams from the backend it was cut from again -- the same
+        Launches objects (their counters move on in both) and generators, whatever that backend was reseeded
+        with since."""
+        parent, first = self._part_of
+        n = self.n_streams
+        self.streams = parent.streams[first:first + n]
+        self._launches[:] = parent._launches[first:first + n]  # in place: compiled kernels hold this list
 
     def run_parts(self, tasks):
         busy = min(self.threads, len(tasks))
