@@ -760,11 +760,14 @@ class CompiledModel:
                     for first, cs in groups:
                         rows = slice(cs[0].start, cs[-1].stop)
                         sub = part_of(first, [slice(c.start - rows.start, c.stop - rows.start) for c in cs])
+                        # clamped groups get placeholder states (the views replace them at once): their values
+                        # may be expectations, which a state check would refuse
+                        clamp = {g: self.graph.group(g).units.init_states(np.random.default_rng(0),
+                                                                            self.graph.group(g).shape)
+                                 for g in self.clamped}
                         parts.append((rows, CompiledModel(
-                            self.graph, rows.stop - rows.start, backend=sub, clamp={g: self.states[g][rows]
-                                                                                   for g in self.clamped},
-                            blocks=self.blocks, params=self.params, _views={g: x[rows] for g, x in
-                                                                          self.states.items()})))
+                            self.graph, rows.stop - rows.start, backend=sub, clamp=clamp, blocks=self.blocks,
+                            params=self.params, _views={g: x[rows] for g, x in self.states.items()})))
                 except DataError:  # no memory for the parts' buffers: sweep as one model
                     parts = []
                 self._parts = parts if len(parts) > 1 else False

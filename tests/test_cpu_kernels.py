@@ -749,6 +749,10 @@ def test_sweeps_run_in_parts_only_where_updates_use_the_threads():
     assert parts(1000, streams=4, threads=1) is None  # no threads
     assert parts(200, streams=4, threads=2) is None  # few chains: whole fields, BLAS on every core
     assert parts(600, streams=4, threads=2) is None  # updates below the size worth threads (run inline)
+    clamped = GibbsSampler(g, chains=1000, backend=NumpyBackend(seed=0, streams=4, threads=2),
+                           clamp={"v": np.zeros(100)})
+    clamped.model.set_states({"v": np.full((1000, 100), 0.3)}, expectations=True)  # mean-field values, not states
+    assert len(clamped.model._sweep_parts()) == 2
     means = []
     for split in (True, False):  # conditional means after sweeps in parts: the same as update by update
         s = GibbsSampler(g, chains=1000, backend=NumpyBackend(seed=0, streams=4, threads=2))
