@@ -33,7 +33,7 @@ import os
 import numpy as np
 
 from .backends import get_backend
-from .backends.base import Backend, fused_family
+from .backends.base import Backend, fused_family, row_chunks
 from .errors import DataError, GraphError
 from .factors.bias import BiasSum, BiasTerm
 from .graph.schedule import as_blocks, checkerboard_parity, derive_blocks
@@ -473,8 +473,8 @@ class CompiledModel:
         self._stream_groups = None
         threads = getattr(self.backend, "threads", None)
         if self.backend.kernels_draw_streams and threads and threads < len(self._chunks) and not self._whole:
-            cut = np.linspace(0, len(self._chunks), threads + 1).round().astype(int)
-            self._stream_groups = [(int(a), self._chunks[a:b]) for a, b in zip(cut[:-1], cut[1:]) if b > a]
+            self._stream_groups = [(g.start, self._chunks[g]) for g in row_chunks(len(self._chunks), threads)
+                                   if g.stop > g.start]
         #: whole sweeps as independent parts, one per worker thread (built on first use), or False
         self._parts = None
 
@@ -755,16 +755,15 @@ class CompiledModel:
             if part_of is not None and not self._whole and big and be.threads > 1 and len(self._chunks) > 1:
                 groups = self._stream_groups or [(k, [c]) for k, c in enumerate(self._chunks)]
                 groups = [(first, cs) for first, cs in groups if cs[-1].stop > cs[0].start]
+                # clamped groups get placeholder states (the views replace them at once): their values may be
+                # expectations, which a state check would refuse
+                clamp = {g: self.graph.group(g).units.init_states(np.random.default_rng(0), self.graph.group(g).shape)
+                         for g in self.clamped}
                 parts = []
                 try:
                     for first, cs in groups:
                         rows = slice(cs[0].start, cs[-1].stop)
                         sub = part_of(first, [slice(c.start - rows.start, c.stop - rows.start) for c in cs])
-                        # clamped groups get placeholder states (the views replace them at once): their values
-                        # may be expectations, which a state check would refuse
-                        clamp = {g: self.graph.group(g).units.init_states(np.random.default_rng(0),
-                                                                            self.graph.group(g).shape)
-                                 for g in self.clamped}
                         parts.append((rows, CompiledModel(
                             self.graph, rows.stop - rows.start, backend=sub, clamp=clamp, blocks=self.blocks,
                             params=self.params, _views={g: x[rows] for g, x in self.states.items()})))

@@ -51,7 +51,7 @@ from concurrent.futures import wait as wait_all
 import numpy as np
 
 from . import cpu_kernels
-from .base import Backend, fused_family, resolve_dtype
+from .base import Backend, fused_family, resolve_dtype, row_chunks
 
 #: Below this many elements per call the tail runs inline: threads would cost more than they save.
 PARALLEL_MIN_ELEMENTS = 1 << 16
@@ -160,12 +160,12 @@ class NumpyBackend(Backend):
             return None
         chunks = self.chunks(n_rows)
         for n_parts in range(min(len(chunks), int(n_rows) // PART_MIN_ROWS), 1, -1):  # the most thick parts
-            cut = np.linspace(0, len(chunks), n_parts + 1).round().astype(int)
-            spans = [slice(chunks[a].start, chunks[b - 1].stop) for a, b in zip(cut[:-1], cut[1:])]
+            groups = row_chunks(len(chunks), n_parts)  # consecutive streams per part
+            spans = [slice(chunks[g.start].start, chunks[g.stop - 1].stop) for g in groups]
             if all(r.stop - r.start >= PART_MIN_ROWS for r in spans):
-                return [(r, self.stream_part(int(a), [slice(c.start - r.start, c.stop - r.start)
-                                                      for c in chunks[a:b]]))
-                        for r, a, b in zip(spans, cut[:-1], cut[1:])]
+                return [(r, self.stream_part(g.start, [slice(c.start - r.start, c.stop - r.start)
+                                                      for c in chunks[g]]))
+                        for r, g in zip(spans, groups)]
         return None
 
     def stream_part(self, first, chunks):

@@ -410,22 +410,17 @@ class _PartProgress:
 
 def _anneal(path, betas, reverse: bool, bar, stop=None):
     """The log weights of ``path``'s runs along ``betas`` (rising; walked down if ``reverse``) from the states
-    it holds; ``stop``: an event that ends the walk early (its weights are then meaningless)."""
+    it holds: each step's weight increment, then a transition at the step's target (none at 0, where a reverse
+    walk ends); ``stop``: an event that ends the walk early (its weights are then meaningless). ``path``: a
+    :class:`_Path`, or a :class:`_CouplingPath` walking its gammas."""
     log_w = path.be.xp.zeros(path.sampler.chains, dtype=np.float64)
-    if not reverse:
-        for b_prev, b in zip(betas[:-1], betas[1:]):
-            if stop is not None and stop.is_set():
-                break
-            log_w += path.log_step(b, b_prev, path.pieces())
-            path.transition(b)
-            bar.update(1)
-        return log_w
-    for b, b_prev in zip(betas[::-1][:-1], betas[::-1][1:]):  # b > b_prev
+    walk = betas[::-1] if reverse else betas
+    for b_to, b_from in zip(walk[1:], walk[:-1]):
         if stop is not None and stop.is_set():
             break
-        log_w += path.log_step(b_prev, b, path.pieces())
-        if b_prev > 0:
-            path.transition(b_prev)
+        log_w += path.log_step(b_to, b_from, path.pieces())
+        if b_to > 0:
+            path.transition(b_to)
         bar.update(1)
     return log_w
 
@@ -665,24 +660,15 @@ def centred_ais(graph, base: dict, centres: dict, runs: int = 100, betas=None, g
             # the kept groups of the second stage beyond the first's (a DBM's lower hidden layer) drawn exactly
             # given the first stage's states: at gamma = 0 they depend on the layer below only
             second.model.draw([g for g in second.kept if g not in first.kept])
-            log_w2 = xp.zeros(runs, dtype=np.float64)
             with second.model.running():
-                for g_prev, g in zip(gammas[:-1], gammas[1:]):
-                    log_w2 += second.log_step(g, g_prev, second.pieces())
-                    second.transition(g)
-                    bar.update(1)
+                log_w2 = _anneal(second, gammas, False, bar)
             log_w = log_w1 + second.be.to_numpy(log_w2)
             log_z, lo, hi = _interval(log_w, log_z0)
             direction = "forward"
         else:
             second.model.set_states({g: x for g, x in reverse_from.items() if g in graph.groups})
-            log_w2 = xp.zeros(runs, dtype=np.float64)
             with second.model.running():
-                for g, g_prev in zip(gammas[::-1][:-1], gammas[::-1][1:]):  # g > g_prev
-                    log_w2 += second.log_step(g_prev, g, second.pieces())
-                    if g_prev > 0:
-                        second.transition(g_prev)
-                    bar.update(1)
+                log_w2 = _anneal(second, gammas, True, bar)
             with first.model.running():
                 log_w1 = _run(first, betas, xp.zeros(runs, dtype=np.float64), second.sampler.get_states(), bar)[0]
             log_w = log_w1 + second.be.to_numpy(log_w2)
